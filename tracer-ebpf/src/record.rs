@@ -1,0 +1,84 @@
+//! Building a record and sending it: the per-CPU scratch buffer, the ring buffer, and the
+//! count of records lost because the ring buffer was full.
+
+use aya_ebpf::{
+    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid},
+    helpers::generated::bpf_ktime_get_boot_ns,
+    macros::map,
+    maps::{PerCpuArray, RingBuf},
+};
+use tracer_common::{RECORD_MAX, RecordHeader, RecordKind};
+
+/// Userspace sizes this at load time (`--buffer-size`); this is only the object's default.
+#[map(name = "EVENTS")]
+static EVENTS: RingBuf = RingBuf::with_byte_size(8 * 1024 * 1024, 0);
+
+/// Records that could not be written to `EVENTS`, per CPU.
+#[map(name = "LOST")]
+static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+#[repr(C)]
+pub struct Scratch {
+    pub bytes: [u8; RECORD_MAX],
+}
+
+/// Records are built here rather than on the 512-byte stack. One per CPU: a BPF program is
+/// not migrated while it runs.
+#[map]
+static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
+
+/// The start of this CPU's scratch buffer.
+#[inline(always)]
+pub fn scratch() -> Option<*mut u8> {
+    SCRATCH.get_ptr_mut(0).map(|s| s.cast::<u8>())
+}
+
+/// A header for the current task.
+#[inline(always)]
+pub fn current_header(kind: RecordKind) -> RecordHeader {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    RecordHeader {
+        kind: kind as u32,
+        flags: 0,
+        // SAFETY: the helper takes no arguments.
+        ktime_ns: unsafe { bpf_ktime_get_boot_ns() },
+        pid: (pid_tgid >> 32) as u32,
+        tid: pid_tgid as u32,
+        ppid: 0,
+        uid: bpf_get_current_uid_gid() as u32,
+        comm: bpf_get_current_comm().unwrap_or([0; 16]),
+    }
+}
+
+/// Sends the first `len` bytes of `buf`, counting a loss when the ring buffer is full.
+#[inline(always)]
+pub fn send(buf: *const u8, len: usize) {
+    if len > RECORD_MAX {
+        return;
+    }
+    // SAFETY: `buf` is this CPU's scratch buffer, RECORD_MAX bytes long.
+    let bytes = unsafe { core::slice::from_raw_parts(buf, len) };
+    if EVENTS.output(bytes, 0).is_err() {
+        count_lost();
+    }
+}
+
+/// Sends a fixed-size record.
+#[inline(always)]
+pub fn send_fixed<T: 'static>(record: T) {
+    match EVENTS.reserve::<T>(0) {
+        Some(mut entry) => {
+            entry.write(record);
+            entry.submit(0);
+        }
+        None => count_lost(),
+    }
+}
+
+#[inline(always)]
+fn count_lost() {
+    if let Some(lost) = LOST.get_ptr_mut(0) {
+        // SAFETY: a per-CPU slot, only this CPU writes it.
+        unsafe { *lost += 1 };
+    }
+}

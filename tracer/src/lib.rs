@@ -1,0 +1,19 @@
+//! tracer's userspace, as a library so that the pieces can be tested on their own; `main.rs`
+//! only wires them together.
+//!
+//! - [`cli`]: the command line.
+//! - [`layout`]: discovering the running kernel's layout (tracefs formats, BTF offsets).
+//! - [`loader`]: loading the embedded eBPF object and attaching its programs.
+//! - [`decode`]: turning ring-buffer records into [`event::Event`]s.
+//! - [`filter`]: which events are shown.
+//! - [`output`]: the text (perf-tools) and JSON formats, and the `--summary` table.
+//! - [`clock`]: kernel time to wall-clock time.
+
+pub mod clock;
+pub mod cli;
+pub mod decode;
+pub mod event;
+pub mod filter;
+pub mod layout;
+pub mod loader;
+pub mod output;
