@@ -200,7 +200,8 @@ const _: () = assert!(size_of::<ExecRecord>() == 64);
 const _: () = assert!(size_of::<ForkRecord>() == 56);
 const _: () = assert!(size_of::<ExitRecord>() == 56);
 const _: () = assert!(size_of::<ExecRecord>() + FILENAME_MAX + ARGV_MAX <= RECORD_MAX);
-const _: () = assert!(size_of::<ExecRecord>() + ARGV_MAX + FAILED_ARG_MAX + FILENAME_MAX <= RECORD_MAX);
+const _: () =
+    assert!(size_of::<ExecRecord>() + ARGV_MAX + FAILED_ARG_MAX + FILENAME_MAX <= RECORD_MAX);
 
 #[cfg(feature = "user")]
 mod user {

@@ -149,11 +149,7 @@ fn read_argv(
         let mut arg: u64 = 0;
         // SAFETY: reads one pointer from the caller's argv array; the helper checks it.
         let ret = unsafe {
-            bpf_probe_read_user(
-                (&raw mut arg).cast(),
-                8,
-                (argv + 8 * i as u64) as *const _,
-            )
+            bpf_probe_read_user((&raw mut arg).cast(), 8, (argv + 8 * i as u64) as *const _)
         };
         if ret != 0 {
             header.flags |= flags::ARGV_UNREADABLE;
@@ -169,9 +165,8 @@ fn read_argv(
         let room = (limit - off).min(FAILED_ARG_MAX);
         // SAFETY: off < ARGV_MAX and room <= FAILED_ARG_MAX keep the destination inside the
         // scratch buffer (checked by a const assertion in tracer-common).
-        let copied = unsafe {
-            bpf_probe_read_user_str(base.add(off).cast(), room as u32, arg as *const _)
-        };
+        let copied =
+            unsafe { bpf_probe_read_user_str(base.add(off).cast(), room as u32, arg as *const _) };
         if copied <= 0 {
             header.flags |= flags::ARGV_UNREADABLE;
             return off;

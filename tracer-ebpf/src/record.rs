@@ -2,8 +2,8 @@
 //! count of records lost because the ring buffer was full.
 
 use aya_ebpf::{
-    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid},
     helpers::generated::bpf_ktime_get_boot_ns,
+    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid},
     macros::map,
     maps::{PerCpuArray, RingBuf},
 };

@@ -1,1 +1,220 @@
-//! TODO
+//! Which execs are shown: process name, argument line, uid, failed execs, and re-execs.
+
+use std::collections::HashSet;
+
+use regex::bytes::Regex;
+
+use crate::event::{Event, EventKind};
+
+pub struct Filter {
+    name: Option<Regex>,
+    line: Option<Regex>,
+    uid: Option<u32>,
+    failed: bool,
+    reexec: bool,
+    /// Processes that have shown an exec; without `reexec`, their next exec is hidden until
+    /// the PID belongs to a new process (a fork) or the process exits.
+    shown: HashSet<u32>,
+    joined: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("bad {what} regex: {detail}")]
+pub struct RegexError {
+    what: &'static str,
+    detail: String,
+}
+
+pub struct FilterOptions<'a> {
+    pub name: Option<&'a str>,
+    pub line: Option<&'a str>,
+    pub uid: Option<u32>,
+    pub failed: bool,
+    pub reexec: bool,
+}
+
+fn compile(what: &'static str, pattern: Option<&str>) -> Result<Option<Regex>, RegexError> {
+    pattern
+        .map(|p| {
+            Regex::new(p).map_err(|e| RegexError {
+                what,
+                // The regex crate's message spans several lines; keep its last, which says
+                // what is wrong.
+                detail: e
+                    .to_string()
+                    .lines()
+                    .rfind(|l| !l.trim().is_empty())
+                    .unwrap_or("invalid")
+                    .trim()
+                    .trim_start_matches("error: ")
+                    .to_string(),
+            })
+        })
+        .transpose()
+}
+
+impl Filter {
+    pub fn new(opts: &FilterOptions<'_>) -> Result<Self, RegexError> {
+        Ok(Self {
+            name: compile("name", opts.name)?,
+            line: compile("--line", opts.line)?,
+            uid: opts.uid,
+            failed: opts.failed,
+            reexec: opts.reexec,
+            shown: HashSet::new(),
+            joined: Vec::new(),
+        })
+    }
+
+    /// Whether `ev` should be shown. Fork and exit events update the re-exec state and are
+    /// never shown by this filter.
+    pub fn exec_shown(&mut self, ev: &Event) -> bool {
+        let exec = match &ev.kind {
+            EventKind::Exec(exec) => exec,
+            EventKind::Fork(_) | EventKind::Exit(_) => {
+                self.shown.remove(&ev.pid);
+                return false;
+            }
+        };
+        let failed = exec.retval < 0;
+        if failed && !self.failed {
+            return false;
+        }
+        if self.uid.is_some_and(|uid| uid != ev.uid) {
+            return false;
+        }
+        if let Some(name) = &self.name {
+            // A failed exec keeps the caller's name; match the program it tried to run too.
+            let base = exec.filename.rsplit(|&b| b == b'/').next().unwrap_or(&[]);
+            if !name.is_match(&ev.comm) && !(failed && name.is_match(base)) {
+                return false;
+            }
+        }
+        if let Some(line) = &self.line {
+            self.joined.clear();
+            for (i, arg) in exec.argv.iter().enumerate() {
+                if i > 0 {
+                    self.joined.push(b' ');
+                }
+                self.joined.extend_from_slice(arg);
+            }
+            if !line.is_match(&self.joined) {
+                return false;
+            }
+        }
+        // A failed exec leaves the process as it was, so it does not count as its exec.
+        failed || self.reexec || self.shown.insert(ev.pid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Exec, Fork};
+
+    fn exec(pid: u32, comm: &str, argv: &[&str], retval: i32) -> Event {
+        Event {
+            ktime_ns: 1,
+            pid,
+            tid: pid,
+            ppid: 1,
+            uid: 1000,
+            comm: comm.as_bytes().to_vec(),
+            flags: 0,
+            kind: EventKind::Exec(Exec {
+                old_tid: pid,
+                retval,
+                filename: format!("/bin/{comm}").into_bytes(),
+                argv: argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
+                argv_size: 0,
+            }),
+        }
+    }
+
+    fn fork(pid: u32) -> Event {
+        Event {
+            kind: EventKind::Fork(Fork {
+                caller_pid: 1,
+                caller_tid: 1,
+            }),
+            ..exec(pid, "sh", &[], 0)
+        }
+    }
+
+    fn filter(opts: FilterOptions<'_>) -> Filter {
+        Filter::new(&opts).unwrap()
+    }
+
+    const ALL: FilterOptions<'static> = FilterOptions {
+        name: None,
+        line: None,
+        uid: None,
+        failed: false,
+        reexec: false,
+    };
+
+    #[test]
+    fn a_reexec_is_hidden_until_the_pid_forks_anew() {
+        let mut f = filter(ALL);
+        assert!(f.exec_shown(&exec(10, "sh", &["sh"], 0)));
+        assert!(!f.exec_shown(&exec(10, "true", &["true"], 0)));
+        assert!(!f.exec_shown(&fork(10)));
+        assert!(f.exec_shown(&exec(10, "true", &["true"], 0)));
+    }
+
+    #[test]
+    fn with_reexec_every_exec_is_shown() {
+        let mut f = filter(FilterOptions {
+            reexec: true,
+            ..ALL
+        });
+        assert!(f.exec_shown(&exec(10, "sh", &["sh"], 0)));
+        assert!(f.exec_shown(&exec(10, "true", &["true"], 0)));
+    }
+
+    #[test]
+    fn name_matches_the_process_name_and_line_the_arguments() {
+        let mut f = filter(FilterOptions {
+            name: Some("^ech"),
+            ..ALL
+        });
+        assert!(f.exec_shown(&exec(1, "echo", &["x"], 0)));
+        assert!(!f.exec_shown(&exec(2, "cat", &["echo"], 0)));
+        let mut f = filter(FilterOptions {
+            line: Some("a b"),
+            ..ALL
+        });
+        assert!(f.exec_shown(&exec(3, "cat", &["cat", "a", "b"], 0)));
+        assert!(!f.exec_shown(&exec(4, "a b", &["cat", "ab"], 0)));
+    }
+
+    #[test]
+    fn failed_execs_need_the_flag_and_uid_must_match() {
+        let mut f = filter(ALL);
+        assert!(!f.exec_shown(&exec(1, "sh", &["nope"], -2)));
+        let mut f = filter(FilterOptions {
+            failed: true,
+            uid: Some(0),
+            ..ALL
+        });
+        assert!(!f.exec_shown(&exec(1, "sh", &["nope"], -2)));
+        let mut f = filter(FilterOptions {
+            failed: true,
+            ..ALL
+        });
+        assert!(f.exec_shown(&exec(1, "sh", &["nope"], -2)));
+    }
+
+    #[test]
+    fn a_bad_regex_is_one_line() {
+        let err = Filter::new(&FilterOptions {
+            name: Some("("),
+            ..ALL
+        })
+        .err()
+        .unwrap();
+        let text = err.to_string();
+        assert!(!text.contains('\n'), "{text}");
+        assert!(text.starts_with("bad name regex: "), "{text}");
+    }
+}

@@ -8,12 +8,16 @@
 //! - [`filter`]: which events are shown.
 //! - [`output`]: the text (perf-tools) and JSON formats, and the `--summary` table.
 //! - [`clock`]: kernel time to wall-clock time.
+//! - [`preflight`]: privilege and kernel-version checks made before loading.
+//! - [`session`]: the trace loop.
 
-pub mod clock;
 pub mod cli;
+pub mod clock;
 pub mod decode;
 pub mod event;
 pub mod filter;
 pub mod layout;
 pub mod loader;
 pub mod output;
+pub mod preflight;
+pub mod session;

@@ -1,1 +1,107 @@
-fn main() {}
+//! `tracer`: wires the command line, the kernel layout, the loader and the trace loop.
+
+use std::{process::ExitCode, time::Duration};
+
+use anyhow::Context;
+use clap::Parser;
+use tracer::{
+    cli::Cli,
+    filter::{Filter, FilterOptions},
+    layout, loader,
+    output::Output,
+    preflight, session,
+};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help or --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // clap's message spans several lines; its first says what is wrong.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad arguments");
+            eprintln!("tracer: {}", first.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tracer: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    // -v is about tracer (offsets, attachments, kernel-side messages); -vv adds aya's own
+    // detail, such as relocations and the verifier's log.
+    let (ours, libraries) = match verbose {
+        0 => (log::LevelFilter::Warn, log::LevelFilter::Warn),
+        1 => (log::LevelFilter::Debug, log::LevelFilter::Warn),
+        _ => (log::LevelFilter::Trace, log::LevelFilter::Debug),
+    };
+    env_logger::Builder::new()
+        .filter_level(libraries)
+        .filter_module("tracer", ours)
+        .format_timestamp(None)
+        .format_target(false)
+        .init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    // Everything that can be refused is checked before anything is loaded.
+    let filter = Filter::new(&FilterOptions {
+        name: cli.name.as_deref(),
+        line: cli.line.as_deref(),
+        uid: cli.uid,
+        failed: cli.failed,
+        reexec: cli.reexec,
+    })?;
+    let output = Output::new(&cli);
+    preflight::check()?;
+    let layout = layout::discover(cli.btf.as_deref())?;
+
+    let loaded = loader::load(&loader::LoadOptions {
+        layout,
+        config: tracer_common::Config {
+            max_arg_bytes: cli.max_arg_bytes,
+            failed: u32::from(cli.failed),
+        },
+        buffer_size: cli.buffer_size,
+        failed: cli.failed,
+        kernel_log: cli.verbose > 0,
+    })?;
+    eprintln!("Tracing exec()s. Ctrl-C to end.");
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the event loop")?;
+    let stats = runtime.block_on(session::run(
+        loaded,
+        filter,
+        output,
+        session::SessionOptions {
+            duration: cli.duration.map(Duration::from_secs_f64),
+            summary: cli.summary,
+        },
+    ))?;
+    eprintln!(
+        "tracer: {} execs shown, {} events received, {} lost{}",
+        stats.shown,
+        stats.received,
+        stats.lost,
+        if stats.malformed > 0 {
+            format!(", {} malformed", stats.malformed)
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
