@@ -99,7 +99,10 @@ const FAILED: &[(&str, &str)] = &[
 ];
 
 pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
+    // Kernel-side log calls cost a ring-buffer reservation each; silence them unless read.
+    let log_level: u8 = if opts.kernel_log { 0xff } else { 0 };
     let mut ebpf = EbpfLoader::new()
+        .override_global("AYA_LOG_LEVEL", &log_level, false)
         .override_global("LAYOUT", &opts.layout, true)
         .override_global("CONFIG", &opts.config, true)
         .map_max_entries(maps::EVENTS, opts.buffer_size)

@@ -215,6 +215,7 @@ impl Btf {
                 let name = self.name(ty.name_off)?;
                 self.by_name.entry(name.into()).or_default().push(id);
             }
+            // `pos` < `type_len`, a u32.
             self.positions.push(pos as u32);
             pos = end;
         }
@@ -222,6 +223,7 @@ impl Btf {
     }
 
     /// Number of types, not counting `void`: the largest valid type id.
+    #[must_use]
     pub fn type_count(&self) -> u32 {
         self.positions.len() as u32
     }
@@ -351,7 +353,7 @@ impl Btf {
         Ok(Member { offset, size })
     }
 
-    /// Without kind_flag, a bitfield is an INT member whose encoding uses fewer bits than its
+    /// Without `kind_flag`, a bitfield is an INT member whose encoding uses fewer bits than its
     /// size, or starts past bit 0.
     fn is_int_bitfield(&self, type_id: u32) -> Result<bool, LayoutError> {
         let id = self.resolve(type_id)?;
@@ -471,34 +473,67 @@ mod tests {
     use super::*;
     use crate::layout::fixtures::{KERNELS, btf as fixture, btf_bytes as fixture_bytes};
 
-    /// A hand-built little-endian blob: `types` is the type section, `strings` the string
-    /// section (must start and end with NUL).
-    fn blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
-        let type_len = (types.len() * 4) as u32;
-        let mut out = Vec::new();
-        out.extend_from_slice(&MAGIC.to_le_bytes());
-        out.extend_from_slice(&[VERSION, 0]);
-        for word in [
-            HEADER_LEN as u32,
-            0,
-            type_len,
-            type_len,
-            strings.len() as u32,
-        ] {
-            out.extend_from_slice(&word.to_le_bytes());
+    /// A hand-built BTF blob: `types` is the type section as words, `strings` the string
+    /// section (which must start and end with NUL).
+    fn blob(types: &[u32], strings: &[u8], big_endian: bool) -> Vec<u8> {
+        let word = |w: u32| {
+            if big_endian {
+                w.to_be_bytes()
+            } else {
+                w.to_le_bytes()
+            }
+        };
+        let type_len = u32::try_from(types.len() * 4).unwrap();
+        let str_len = u32::try_from(strings.len()).unwrap();
+
+        let magic = if big_endian {
+            MAGIC.to_be_bytes()
+        } else {
+            MAGIC.to_le_bytes()
+        };
+        let mut out = [magic[0], magic[1], VERSION, 0].to_vec();
+        for w in [HEADER_LEN as u32, 0, type_len, type_len, str_len] {
+            out.extend_from_slice(&word(w));
         }
-        for word in types {
-            out.extend_from_slice(&word.to_le_bytes());
+        for &w in types {
+            out.extend_from_slice(&word(w));
         }
         out.extend_from_slice(strings);
         out
     }
 
-    fn info(kind: u8, kind_flag: bool, vlen: u32) -> u32 {
-        (u32::from(kind_flag) << 31) | (u32::from(kind) << 24) | vlen
+    fn little(types: &[Vec<u32>]) -> Vec<u8> {
+        blob(&types.concat(), STRINGS, false)
     }
 
-    // Strings: 1 "int", 5 "s", 7 "a", 9 "b", 11 "c".
+    fn info(kind: u8, kind_flag: bool, vlen: usize) -> u32 {
+        (u32::from(kind_flag) << 31) | (u32::from(kind) << 24) | u32::try_from(vlen).unwrap()
+    }
+
+    /// An INT type of `size` bytes whose encoding uses `bits` bits.
+    fn int(name: u32, size: u32, bits: u32) -> Vec<u32> {
+        vec![name, info(kind::INT, false, 0), size, bits]
+    }
+
+    /// A STRUCT or UNION with `(name, type, offset word)` members.
+    fn composite(
+        kind: u8,
+        name: u32,
+        kind_flag: bool,
+        size: u32,
+        members: &[[u32; 3]],
+    ) -> Vec<u32> {
+        let mut words = vec![name, info(kind, kind_flag, members.len()), size];
+        words.extend(members.iter().flatten());
+        words
+    }
+
+    // Name offsets into STRINGS.
+    const INT: u32 = 1;
+    const S: u32 = 5;
+    const A: u32 = 7;
+    const B: u32 = 9;
+    const C: u32 = 11;
     const STRINGS: &[u8] = b"\0int\0s\0a\0b\0c\0";
 
     #[test]
@@ -629,41 +664,24 @@ mod tests {
 
     #[test]
     fn kind_flag_offsets_use_the_low_24_bits_and_nested_anonymous_offsets_add_up() {
-        // [1] int; [2] struct s { int a @ 32 bits; union { struct { int b @ 64 } @ 0 } @ 64,
-        // int c : 3 @ 200 }, with kind_flag set; [3] anonymous union; [4] anonymous struct.
-        let types = [
-            1,
-            info(kind::INT, false, 0),
-            4,
-            32,
-            5,
-            info(kind::STRUCT, true, 3),
-            32,
-            7,
-            1,
-            32,
-            0,
-            3,
-            64,
-            11,
-            1,
-            (3 << 24) | 200,
-            0,
-            info(kind::UNION, false, 1),
-            16,
-            0,
-            4,
-            0,
-            0,
-            info(kind::STRUCT, false, 1),
-            16,
-            9,
-            1,
-            64,
-        ];
-        let btf = Btf::parse(&blob(&types, STRINGS)).unwrap();
+        // struct s { int a; union { struct { int b; }; }; int c : 3; }, kind_flag set, with
+        // a at bit 32, the union at bit 64, b at bit 64 of its struct, and c at bit 200.
+        let btf = Btf::parse(&little(&[
+            int(INT, 4, 32),
+            composite(
+                kind::STRUCT,
+                S,
+                true,
+                32,
+                &[[A, 1, 32], [0, 3, 64], [C, 1, (3 << 24) | 200]],
+            ),
+            composite(kind::UNION, 0, false, 16, &[[0, 4, 0]]),
+            composite(kind::STRUCT, 0, false, 16, &[[B, 1, 64]]),
+        ]))
+        .unwrap();
+
         assert_eq!(btf.member("s", "a").unwrap(), Member { offset: 4, size: 4 });
-        // 64 bits (union) + 0 (struct) + 64 bits (b) = byte 16.
+        // 64 bits (the union) + 0 (its struct) + 64 bits (b) = byte 16.
         assert_eq!(
             btf.member("s", "b").unwrap(),
             Member {
@@ -677,20 +695,11 @@ mod tests {
 
     #[test]
     fn member_off_a_byte_boundary_is_an_error() {
-        // [1] int; [2] struct s { int a @ 4 bits } without kind_flag.
-        let types = [
-            1,
-            info(kind::INT, false, 0),
-            4,
-            32,
-            5,
-            info(kind::STRUCT, false, 1),
-            8,
-            7,
-            1,
-            4,
-        ];
-        let btf = Btf::parse(&blob(&types, STRINGS)).unwrap();
+        let btf = Btf::parse(&little(&[
+            int(INT, 4, 32),
+            composite(kind::STRUCT, S, false, 8, &[[A, 1, 4]]),
+        ]))
+        .unwrap();
         let err = btf.member_offset("s", "a").unwrap_err();
         assert!(
             matches!(err, LayoutError::MemberUnaligned { bit_offset: 4, .. }),
@@ -700,46 +709,24 @@ mod tests {
 
     #[test]
     fn int_bitfield_without_kind_flag_is_an_error() {
-        // [1] int with 3 bits; [2] struct s { that int a @ 0 } without kind_flag.
-        let types = [
-            1,
-            info(kind::INT, false, 0),
-            4,
-            3,
-            5,
-            info(kind::STRUCT, false, 1),
-            4,
-            7,
-            1,
-            0,
-        ];
-        let btf = Btf::parse(&blob(&types, STRINGS)).unwrap();
+        // Without kind_flag a bitfield shows as an INT using fewer bits than its size.
+        let btf = Btf::parse(&little(&[
+            int(INT, 4, 3),
+            composite(kind::STRUCT, S, false, 4, &[[A, 1, 0]]),
+        ]))
+        .unwrap();
         let err = btf.member_offset("s", "a").unwrap_err();
         assert!(matches!(err, LayoutError::MemberBitfield { .. }), "{err}");
     }
 
     #[test]
     fn same_named_structs_that_disagree_are_ambiguous() {
-        // Two `struct s` with `a` at different offsets.
-        let types = [
-            1,
-            info(kind::INT, false, 0),
-            4,
-            32,
-            5,
-            info(kind::STRUCT, false, 1),
-            8,
-            7,
-            1,
-            0,
-            5,
-            info(kind::STRUCT, false, 1),
-            8,
-            7,
-            1,
-            32,
-        ];
-        let btf = Btf::parse(&blob(&types, STRINGS)).unwrap();
+        let btf = Btf::parse(&little(&[
+            int(INT, 4, 32),
+            composite(kind::STRUCT, S, false, 8, &[[A, 1, 0]]),
+            composite(kind::STRUCT, S, false, 8, &[[A, 1, 32]]),
+        ]))
+        .unwrap();
         let err = btf.member_offset("s", "a").unwrap_err();
         assert!(matches!(err, LayoutError::MemberAmbiguous { .. }), "{err}");
     }
@@ -747,42 +734,18 @@ mod tests {
     #[test]
     fn big_endian_blob_parses() {
         let types = [
-            1,
-            info(kind::INT, false, 0),
-            4,
-            32,
-            5,
-            info(kind::STRUCT, false, 1),
-            8,
-            7,
-            1,
-            32,
+            int(INT, 4, 32),
+            composite(kind::STRUCT, S, false, 8, &[[A, 1, 32]]),
         ];
-        let mut bytes = Vec::new();
-        bytes.extend_from_slice(&MAGIC.to_be_bytes());
-        bytes.extend_from_slice(&[VERSION, 0]);
-        let type_len = (types.len() * 4) as u32;
-        for word in [
-            HEADER_LEN as u32,
-            0,
-            type_len,
-            type_len,
-            STRINGS.len() as u32,
-        ] {
-            bytes.extend_from_slice(&word.to_be_bytes());
-        }
-        for word in types {
-            bytes.extend_from_slice(&word.to_be_bytes());
-        }
-        bytes.extend_from_slice(STRINGS);
-        let btf = Btf::parse(&bytes).unwrap();
+        let btf = Btf::parse(&blob(&types.concat(), STRINGS, true)).unwrap();
         assert_eq!(btf.member_offset("s", "a").unwrap(), 4);
     }
 
     #[test]
     fn unknown_kind_is_an_error() {
-        let types = [1, info(20, false, 0), 4];
-        let err = Btf::parse(&blob(&types, STRINGS)).err().unwrap();
+        let err = Btf::parse(&little(&[vec![INT, info(20, false, 0), 4]]))
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("unknown kind 20"), "{err}");
     }
 
@@ -798,25 +761,26 @@ mod tests {
 
     #[test]
     fn truncated_type_section_is_an_error_not_a_panic() {
-        // A struct claiming 2 members with data for one; the header lengths agree with it.
-        let types = [5, info(kind::STRUCT, false, 2), 8, 7, 0, 0];
-        let err = Btf::parse(&blob(&types, STRINGS)).err().unwrap();
+        // A struct that claims two members but has one; the header agrees with the data.
+        let mut words = composite(kind::STRUCT, S, false, 8, &[[A, 0, 0]]);
+        words[1] = info(kind::STRUCT, false, 2);
+        let err = Btf::parse(&little(&[words])).err().unwrap();
         assert!(matches!(err, LayoutError::BtfMalformed { .. }), "{err}");
     }
 
     #[test]
     fn out_of_range_references_are_errors_not_panics() {
-        // struct s { a of type 99 }, and a name offset past the strings.
-        let types = [5, info(kind::STRUCT, false, 1), 8, 7, 99, 0];
-        let btf = Btf::parse(&blob(&types, STRINGS)).unwrap();
+        let dangling_type = composite(kind::STRUCT, S, false, 8, &[[A, 99, 0]]);
+        let btf = Btf::parse(&little(&[dangling_type])).unwrap();
         assert!(btf.member("s", "a").is_err());
-        let types = [500, info(kind::STRUCT, false, 0), 8];
-        assert!(Btf::parse(&blob(&types, STRINGS)).is_err());
+
+        let dangling_name = composite(kind::STRUCT, 500, false, 8, &[]);
+        assert!(Btf::parse(&little(&[dangling_name])).is_err());
     }
 
     #[test]
     fn bad_magic_is_an_error() {
-        let mut bytes = blob(&[], STRINGS);
+        let mut bytes = little(&[]);
         bytes[0] = 0;
         let err = Btf::parse(&bytes).err().unwrap();
         assert!(err.to_string().contains("magic"), "{err}");

@@ -23,7 +23,7 @@ pub use tracefs::{Field, Format};
 /// Where the running kernel publishes its BTF (`CONFIG_DEBUG_INFO_BTF=y`, 5.4+).
 pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
-/// pid_t and int.
+/// `pid_t` and `int`.
 const INT_SIZE: u32 = 4;
 /// Pointers and `unsigned long` on the 64-bit kernels tracer supports.
 const LONG_SIZE: u32 = 8;
@@ -108,7 +108,10 @@ pub enum LayoutError {
     BtfMalformed { reason: String },
 
     /// A BTF file that is not valid BTF.
-    #[error("{} is not valid BTF ({reason}): pass the kernel's BTF with --btf FILE", path.display())]
+    #[error(
+        "{} is not valid BTF ({reason}): pass the kernel's BTF with --btf FILE",
+        path.display()
+    )]
     BtfFileMalformed { path: PathBuf, reason: String },
 
     /// The BTF has no struct or union of that name.
@@ -314,6 +317,7 @@ fn data_loc_field(format: &Format, category: &str, name: &str) -> Result<u32, La
 
 /// Every field of a layout with its name, in declaration order. The destructuring has no `..`
 /// so that a field added to [`KernelLayout`] cannot be forgotten here.
+#[must_use]
 pub fn named_fields(layout: &KernelLayout) -> [(&'static str, u32); 17] {
     let KernelLayout {
         task_real_parent,

@@ -1,14 +1,15 @@
 //! Finding tracefs and reading tracepoint format files.
 //!
-//! A tracepoint's record layout is printed by the kernel in `events/<category>/<event>/format`:
+//! The kernel prints a tracepoint's record layout in `events/<category>/<event>/format` (tabs
+//! shown here as spaces):
 //!
 //! ```text
 //! name: sched_process_exec
 //! ID: 365
 //! format:
-//! 	field:unsigned short common_type;	offset:0;	size:2;	signed:0;
-//! 	...
-//! 	field:__data_loc char[] filename;	offset:8;	size:4;	signed:0;
+//!     field:unsigned short common_type;    offset:0;    size:2;    signed:0;
+//!     ...
+//!     field:__data_loc char[] filename;    offset:8;    size:4;    signed:0;
 //!
 //! print fmt: "filename=%s ...", ...
 //! ```
@@ -29,7 +30,7 @@ pub const DEBUGFS_TRACING_ROOT: &str = "/sys/kernel/debug/tracing";
 pub struct Format {
     /// The event name (`sched_process_exec`), without its category.
     pub name: String,
-    /// The tracepoint's id, as perf_event_open takes it.
+    /// The tracepoint's id, as `perf_event_open` takes it.
     pub id: u32,
     /// Every field, the common ones (`common_type`, `common_pid`, ...) first.
     pub fields: Vec<Field>,
