@@ -23,6 +23,10 @@ pub struct Clock {
 impl Clock {
     /// Samples CLOCK_REALTIME and CLOCK_BOOTTIME once. The two readings are a few hundred
     /// nanoseconds apart, which is the error of every time computed from this clock.
+    ///
+    /// # Errors
+    ///
+    /// `clock_gettime`'s error, which no kernel with CLOCK_BOOTTIME (2.6.39+) gives.
     pub fn now() -> io::Result<Self> {
         let real = clock_ns(libc::CLOCK_REALTIME)?;
         let boot = clock_ns(libc::CLOCK_BOOTTIME)?;
@@ -50,6 +54,10 @@ impl Clock {
 
 /// The current CLOCK_BOOTTIME, in the same unit as `Event::ktime_ns`: for stamping what
 /// userspace notices itself, such as lost events.
+///
+/// # Errors
+///
+/// As [`Clock::now`].
 pub fn boottime_ns() -> io::Result<u64> {
     let ns = clock_ns(libc::CLOCK_BOOTTIME)?;
     u64::try_from(ns).map_err(|_| io::Error::other("CLOCK_BOOTTIME is negative"))

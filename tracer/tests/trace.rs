@@ -182,15 +182,25 @@ fn echo_with_spaced_argument_reports_exact_argv_pid_and_ppid() -> TestResult {
     );
     ensure(
         ev.raw.starts_with(r#"{"type":"exec","ktime_ns":"#) && ev.raw.ends_with(&expected_tail),
-        format!("exec line\n  got:  {}\n  want: {{\"type\":\"exec\",\"ktime_ns\":...,\"time\":...{expected_tail}", ev.raw),
+        format!(
+            "exec line\n  got:  {}\n  want: {{\"type\":\"exec\",\"ktime_ns\":...,\"time\":...{expected_tail}",
+            ev.raw
+        ),
     )?;
-    check_eq(&ev["argv"], &json!(["/bin/echo", "hello world", "x"]), "argv")?;
+    check_eq(
+        &ev["argv"],
+        &json!(["/bin/echo", "hello world", "x"]),
+        "argv",
+    )?;
     check_eq(&ev["pid"], &json!(pid), "pid")?;
     check_eq(&ev["ppid"], &json!(ppid), "ppid")?;
     check_eq(&ev["filename"], &json!("/bin/echo"), "filename")?;
     check_eq(&ev["comm"], &json!("echo"), "comm")?;
     check_eq(&ev["uid"], &json!(0), "uid")?;
-    ensure(ev.get("tid").is_none(), format!("no tid key for a leader exec: {}", ev.raw))?;
+    ensure(
+        ev.get("tid").is_none(),
+        format!("no tid key for a leader exec: {}", ev.raw),
+    )?;
 
     let ktime = ev["ktime_ns"].as_u64().ok_or("ktime_ns is not a u64")?;
     ensure(
@@ -198,7 +208,8 @@ fn echo_with_spaced_argument_reports_exact_argv_pid_and_ppid() -> TestResult {
         format!("ktime_ns {ktime} outside the CLOCK_BOOTTIME window {boot_before}..={boot_after}"),
     )?;
     let time = ev["time"].as_str().ok_or("time is not a string")?;
-    let wall = rfc3339_ns(time).ok_or_else(|| format!("time {time:?} is not RFC 3339 UTC with nine fractional digits"))?;
+    let wall = rfc3339_ns(time)
+        .ok_or_else(|| format!("time {time:?} is not RFC 3339 UTC with nine fractional digits"))?;
     let slack = 1_000_000_000;
     ensure(
         (wall_before - slack..=wall_after + slack).contains(&wall),
@@ -218,8 +229,16 @@ fn text_max_args_cuts_with_ellipsis_and_shows_pid_and_ppid_columns() -> TestResu
     let short = tracer.wait_line("the echo with 2 args", short_pid)?;
 
     let ppid = test_pid();
-    check_eq(&long, &format!("{long_pid:>6} {ppid:>6} /bin/echo a b [...]"), "line of /bin/echo a b c d e")?;
-    check_eq(&short, &format!("{short_pid:>6} {ppid:>6} /bin/echo a b"), "line of /bin/echo a b")?;
+    check_eq(
+        &long,
+        &format!("{long_pid:>6} {ppid:>6} /bin/echo a b [...]"),
+        "line of /bin/echo a b c d e",
+    )?;
+    check_eq(
+        &short,
+        &format!("{short_pid:>6} {ppid:>6} /bin/echo a b"),
+        "line of /bin/echo a b",
+    )?;
 
     let done = tracer.stop()?;
     check_eq(&done.stdout[0], &"   PID   PPID ARGS".to_string(), "header")?;
@@ -236,16 +255,22 @@ fn text_time_column_is_seconds_since_boot() -> TestResult {
     let boot_after = boottime_ns();
 
     // TIMEs is left-aligned in 16 columns, then a space, then the perf-tools columns.
-    let (time, rest) = line.split_at_checked(17).ok_or_else(|| format!("short line {line:?}"))?;
+    let (time, rest) = line
+        .split_at_checked(17)
+        .ok_or_else(|| format!("short line {line:?}"))?;
     check_eq(
         &rest.to_string(),
         &format!("{pid:>6} {:>6} /bin/echo {tag}", test_pid()),
         "line after TIMEs",
     )?;
     let time = time.trim_end();
-    let (secs, micros) = time.split_once('.').ok_or_else(|| format!("TIMEs {time:?} has no decimals"))?;
+    let (secs, micros) = time
+        .split_once('.')
+        .ok_or_else(|| format!("TIMEs {time:?} has no decimals"))?;
     ensure(
-        micros.len() == 6 && micros.bytes().all(|b| b.is_ascii_digit()) && secs.bytes().all(|b| b.is_ascii_digit()),
+        micros.len() == 6
+            && micros.bytes().all(|b| b.is_ascii_digit())
+            && secs.bytes().all(|b| b.is_ascii_digit()),
         format!("TIMEs {time:?} is not seconds with six decimals"),
     )?;
     let us: u64 = format!("{secs}{micros}").parse()?;
@@ -255,7 +280,11 @@ fn text_time_column_is_seconds_since_boot() -> TestResult {
     )?;
 
     let done = tracer.stop()?;
-    check_eq(&done.stdout[0], &"TIMEs               PID   PPID ARGS".to_string(), "header")?;
+    check_eq(
+        &done.stdout[0],
+        &"TIMEs               PID   PPID ARGS".to_string(),
+        "header",
+    )?;
     Ok(())
 }
 
@@ -275,7 +304,11 @@ fn fd_exec_is_traced(name: &str, word: &str) -> TestResult {
     let (pid, out) = run_ok(&mut workload(name))?;
     let lines = stdout_lines(&out);
     let fd = field(&lines, "fd=")?;
-    check_eq(&lines.last().cloned(), &Some(word.to_string()), "what echo printed")?;
+    check_eq(
+        &lines.last().cloned(),
+        &Some(word.to_string()),
+        "what echo printed",
+    )?;
 
     let ev = tracer.wait_event(&format!("the {name} exec of /bin/echo"), pid, |ev| {
         ev["argv"][0] == "echo"
@@ -299,20 +332,39 @@ fn exec_from_non_leader_thread_reports_process_pid_and_calling_tid() -> TestResu
 
     let (pid, out) = run_ok(&mut workload("thread-exec"))?;
     let lines = stdout_lines(&out);
-    check_eq(&field(&lines, "pid=")?, &pid, "the pid the workload printed")?;
+    check_eq(
+        &field(&lines, "pid=")?,
+        &pid,
+        "the pid the workload printed",
+    )?;
     let tid = field(&lines, "tid=")?;
-    ensure(tid != pid, format!("the exec'ing thread {tid} is the leader"))?;
-    check_eq(&lines.last().cloned(), &Some("from-thread".to_string()), "what echo printed")?;
+    ensure(
+        tid != pid,
+        format!("the exec'ing thread {tid} is the leader"),
+    )?;
+    check_eq(
+        &lines.last().cloned(),
+        &Some("from-thread".to_string()),
+        "what echo printed",
+    )?;
 
-    let ev = json_tracer.wait_event("the exec from the thread", pid, |ev| ev["argv"][0] == "echo")?;
+    let ev = json_tracer.wait_event("the exec from the thread", pid, |ev| {
+        ev["argv"][0] == "echo"
+    })?;
     check_eq(&ev["pid"], &json!(pid), "pid")?;
     check_eq(&ev["tid"], &json!(tid), "tid (the thread that called exec)")?;
     check_eq(&ev["ppid"], &json!(test_pid()), "ppid")?;
     check_eq(&ev["argv"], &json!(["echo", "from-thread"]), "argv")?;
     check_eq(&ev["filename"], &json!("/bin/echo"), "filename")?;
     check_eq(&ev["comm"], &json!("echo"), "comm")?;
-    let text = text_tracer.wait_line_where("the exec from the thread", pid, |l| l.ends_with(" echo from-thread"))?;
-    check_eq(&text, &format!("{pid:>6} {:>6} echo from-thread", test_pid()), "text line")?;
+    let text = text_tracer.wait_line_where("the exec from the thread", pid, |l| {
+        l.ends_with(" echo from-thread")
+    })?;
+    check_eq(
+        &text,
+        &format!("{pid:>6} {:>6} echo from-thread", test_pid()),
+        "text line",
+    )?;
 
     json_tracer.stop()?;
     text_tracer.stop()?;
@@ -326,12 +378,22 @@ fn ppid_is_parent_tgid_when_spawning_thread_is_not_leader() -> TestResult {
     let lines = stdout_lines(&out);
     let child = field(&lines, "child=")?;
     let tid = field(&lines, "tid=")?;
-    ensure(tid != pid, format!("the spawning thread {tid} is the leader"))?;
+    ensure(
+        tid != pid,
+        format!("the spawning thread {tid} is the leader"),
+    )?;
 
     let ev = tracer.wait_event("the echo spawned from a thread", child, is_exec)?;
-    check_eq(&ev["argv"], &json!(["/bin/echo", "spawned-from-thread"]), "argv")?;
+    check_eq(
+        &ev["argv"],
+        &json!(["/bin/echo", "spawned-from-thread"]),
+        "argv",
+    )?;
     check_eq(&ev["ppid"], &json!(pid), "ppid (the workload's pid)")?;
-    ensure(ev["ppid"] != json!(tid), format!("ppid is the spawning thread's tid {tid}"))?;
+    ensure(
+        ev["ppid"] != json!(tid),
+        format!("ppid is the spawning thread's tid {tid}"),
+    )?;
 
     tracer.stop()?;
     Ok(())
@@ -344,7 +406,11 @@ fn failed_exec_is_shown_only_with_x_with_errno_and_exact_argv() -> TestResult {
 
     let (pid, out) = run(&mut workload("fail-exec"))?;
     check_eq(&out.status.code(), &Some(3), "workload exit status")?;
-    check_eq(&field(&stdout_lines(&out), "errno=")?, &2, "errno the workload saw")?;
+    check_eq(
+        &field(&stdout_lines(&out), "errno=")?,
+        &2,
+        "errno the workload saw",
+    )?;
 
     let ev = with_x.wait_event("the failed exec", pid, |ev| ev["type"] == "exec_failed")?;
     let ppid = test_pid();
@@ -353,16 +419,31 @@ fn failed_exec_is_shown_only_with_x_with_errno_and_exact_argv() -> TestResult {
         r#","pid":{pid},"ppid":{ppid},"uid":0,"comm":"{comm}","filename":"/nonexistent/tracer-test-prog","argv":["prog","arg1"],"argv_size":0,"flags":[],"retval":-2,"errno":"ENOENT"}}"#
     );
     ensure(
-        ev.raw.starts_with(r#"{"type":"exec_failed","ktime_ns":"#) && ev.raw.ends_with(&expected_tail),
-        format!("failed exec line\n  got:  {}\n  want: {{\"type\":\"exec_failed\",...{expected_tail}", ev.raw),
+        ev.raw.starts_with(r#"{"type":"exec_failed","ktime_ns":"#)
+            && ev.raw.ends_with(&expected_tail),
+        format!(
+            "failed exec line\n  got:  {}\n  want: {{\"type\":\"exec_failed\",...{expected_tail}",
+            ev.raw
+        ),
     )?;
     let line = text_x.wait_line_where("the failed exec", pid, |l| l.contains(" prog "))?;
-    check_eq(&line, &format!("{pid:>6} {ppid:>6} prog arg1 [ret=-2 ENOENT]"), "text line")?;
+    check_eq(
+        &line,
+        &format!("{pid:>6} {ppid:>6} prog arg1 [ret=-2 ENOENT]"),
+        "text line",
+    )?;
 
     let sentinel = sentinel()?;
     without_x.wait_event("the sentinel", sentinel, is_exec)?;
-    let failed: Vec<_> = without_x.events_of(pid)?.into_iter().filter(|e| e["type"] != "exec").collect();
-    ensure(failed.is_empty(), format!("without -x, a failed exec was shown: {failed:?}"))?;
+    let failed: Vec<_> = without_x
+        .events_of(pid)?
+        .into_iter()
+        .filter(|e| e["type"] != "exec")
+        .collect();
+    ensure(
+        failed.is_empty(),
+        format!("without -x, a failed exec was shown: {failed:?}"),
+    )?;
     // The workload's own exec (the test binary) is shown by every tracer.
     let own = without_x.events_of(pid)?;
     check_eq(&own.len(), &1, "execs of the workload shown without -x")?;
@@ -402,11 +483,23 @@ fn control_and_invalid_bytes_are_escaped_in_text_and_exact_in_json() -> TestResu
     let (pid, _) = run_ok(&mut cmd)?;
 
     let line = text.wait_line("the echo with control bytes", pid)?;
-    check_eq(&line, &format!("{pid:>6} {:>6} /bin/echo a\\nb \\x1b[31m \\xff", test_pid()), "text line")?;
+    check_eq(
+        &line,
+        &format!("{pid:>6} {:>6} /bin/echo a\\nb \\x1b[31m \\xff", test_pid()),
+        "text line",
+    )?;
 
     let ev = json_tracer.wait_event("the echo with control bytes", pid, is_exec)?;
-    check_eq(&ev["argv"], &json!(["/bin/echo", "a\nb", "\u{1b}[31m", "\u{fffd}"]), "argv")?;
-    check_eq(&ev["argv_hex"], &json!([null, null, null, "ff"]), "argv_hex")?;
+    check_eq(
+        &ev["argv"],
+        &json!(["/bin/echo", "a\nb", "\u{1b}[31m", "\u{fffd}"]),
+        "argv",
+    )?;
+    check_eq(
+        &ev["argv_hex"],
+        &json!([null, null, null, "ff"]),
+        "argv_hex",
+    )?;
     let hex = ev["argv_hex"][3].as_str().unwrap_or_default();
     check_eq(&unhex(hex), &Some(b"\xff".to_vec()), "argv_hex[3] decoded")?;
     ensure(
@@ -417,7 +510,10 @@ fn control_and_invalid_bytes_are_escaped_in_text_and_exact_in_json() -> TestResu
     let text_done = text.stop()?;
     let json_done = json_tracer.stop()?;
     for line in text_done.stdout.iter().chain(&json_done.stdout) {
-        ensure(!line.contains('\u{1b}'), format!("raw ESC on stdout: {line:?}"))?;
+        ensure(
+            !line.contains('\u{1b}'),
+            format!("raw ESC on stdout: {line:?}"),
+        )?;
     }
     Ok(())
 }
@@ -434,7 +530,10 @@ fn argv_beyond_16k_is_cut_flagged_and_sized_in_order_with_neighbours() -> TestRe
     json_tracer.wait_event("the exec after the big one", after, is_exec)?;
 
     let all = json_tracer.all_events()?;
-    let position = |p: u32| all.iter().position(|e| e["pid"] == p && e["type"] == "exec");
+    let position = |p: u32| {
+        all.iter()
+            .position(|e| e["pid"] == p && e["type"] == "exec")
+    };
     let order = [position(before), position(pid), position(after)];
     ensure(
         order.iter().all(Option::is_some) && order.is_sorted(),
@@ -443,13 +542,21 @@ fn argv_beyond_16k_is_cut_flagged_and_sized_in_order_with_neighbours() -> TestRe
     let ev = &all[order[1].unwrap_or_default()];
     let shown = ARGV_CAP - "/bin/echo\0".len();
     check_eq(&ev["flags"], &json!(["argv_truncated"]), "flags")?;
-    check_eq(&ev["argv"], &json!(["/bin/echo", &big[..shown]]), "argv (the first 16384 bytes)")?;
+    check_eq(
+        &ev["argv"],
+        &json!(["/bin/echo", &big[..shown]]),
+        "argv (the first 16384 bytes)",
+    )?;
     check_eq(&ev["argv_size"], &json!(10 + 100_001 + 5), "argv_size")?;
 
     let line = text.wait_line("the big echo", pid)?;
     check_eq(
         &line,
-        &format!("{pid:>6} {:>6} /bin/echo {} [...]", test_pid(), &big[..shown]),
+        &format!(
+            "{pid:>6} {:>6} /bin/echo {} [...]",
+            test_pid(),
+            &big[..shown]
+        ),
         "text line",
     )?;
 
@@ -508,7 +615,11 @@ fn max_arg_bytes_lowers_the_capture_cap() -> TestResult {
     let (pid, _) = run_ok(Command::new("/bin/echo").args(["abcdef", "ghijkl"]))?;
     let ev = tracer.wait_event("the echo", pid, is_exec)?;
     // "/bin/echo\0abcdef\0ghijkl\0": 16 bytes end inside "abcdef".
-    check_eq(&ev["argv"], &json!(["/bin/echo", "abcdef"]), "argv (16 bytes)")?;
+    check_eq(
+        &ev["argv"],
+        &json!(["/bin/echo", "abcdef"]),
+        "argv (16 bytes)",
+    )?;
     check_eq(&ev["flags"], &json!(["argv_truncated"]), "flags")?;
     check_eq(&ev["argv_size"], &json!(24), "argv_size")?;
 
@@ -524,7 +635,8 @@ fn line_filter_matches_joined_arguments_not_process_name() -> TestResult {
 
     let (hit, _) = run_ok(Command::new("/bin/echo").args([name.as_str(), "joined"]))?;
     let (by_name, _) = run_ok(Command::new(&link).arg0("true"))?;
-    let (sentinel, _) = run_ok(Command::new("/bin/echo").args([name.as_str(), "joined", "sentinel"]))?;
+    let (sentinel, _) =
+        run_ok(Command::new("/bin/echo").args([name.as_str(), "joined", "sentinel"]))?;
 
     let ev = tracer.wait_event("the echo whose joined args match", hit, is_exec)?;
     check_eq(&ev["argv"], &json!(["/bin/echo", name, "joined"]), "argv")?;
@@ -570,7 +682,13 @@ fn uid_filter_shows_only_execs_by_that_uid() -> TestResult {
     let tag = unique("uid");
     let as_nobody = |word: &str| {
         let mut cmd = Command::new("setpriv");
-        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "/bin/echo", word]);
+        cmd.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "/bin/echo",
+            word,
+        ]);
         cmd
     };
     let (nobody, _) = run_ok(&mut as_nobody(&tag))?;
@@ -585,7 +703,10 @@ fn uid_filter_shows_only_execs_by_that_uid() -> TestResult {
     check_eq(&shown[0]["argv"], &json!(["/bin/echo", tag]), "argv")?;
     check_eq(&shown[0]["uid"], &json!(65534), "uid")?;
     let shown = tracer.events_of(root)?;
-    ensure(shown.is_empty(), format!("-u 65534 showed a root exec: {shown:?}"))?;
+    ensure(
+        shown.is_empty(),
+        format!("-u 65534 showed a root exec: {shown:?}"),
+    )?;
 
     tracer.stop()?;
     Ok(())
@@ -599,12 +720,17 @@ fn reexec_is_hidden_without_r_and_shown_with_r() -> TestResult {
     let (pid, _) = run_ok(Command::new("/bin/sh").args(["-c", &script]))?;
     let word = script.trim_start_matches("exec /bin/echo ");
 
-    reexec.wait_event("the re-exec of echo", pid, |ev| ev["argv"][0] == "/bin/echo")?;
+    reexec.wait_event("the re-exec of echo", pid, |ev| {
+        ev["argv"][0] == "/bin/echo"
+    })?;
     let with_r = reexec.events_of(pid)?;
     let argvs: Vec<&Value> = with_r.iter().map(|e| &e["argv"]).collect();
     check_eq(
         &argvs,
-        &vec![&json!(["/bin/sh", "-c", script]), &json!(["/bin/echo", word])],
+        &vec![
+            &json!(["/bin/sh", "-c", script]),
+            &json!(["/bin/echo", word]),
+        ],
         "with -r, execs of the pid in order",
     )?;
 
@@ -634,13 +760,24 @@ fn json_piped_into_jq_parses_and_arrives_live() -> TestResult {
     let ev = tracer.wait_event_within("the echo, through jq", pid, is_exec, LIVE_WITHIN)?;
     ensure(
         exited.elapsed() < LIVE_WITHIN,
-        format!("the exec took {:?} to come out of the pipe", exited.elapsed()),
+        format!(
+            "the exec took {:?} to come out of the pipe",
+            exited.elapsed()
+        ),
     )?;
     ensure(tracer.is_running()?, "the tracer exited while tracing")?;
-    check_eq(&ev["argv"], &json!(["/bin/echo", "hello world", tag]), "argv")?;
+    check_eq(
+        &ev["argv"],
+        &json!(["/bin/echo", "hello world", tag]),
+        "argv",
+    )?;
 
     let done = tracer.stop()?;
-    check_eq(&done.filter_status.and_then(|s| s.code()), &Some(0), "jq exit status")?;
+    check_eq(
+        &done.filter_status.and_then(|s| s.code()),
+        &Some(0),
+        "jq exit status",
+    )?;
     for line in &done.stdout {
         let v: Value = serde_json::from_str(line)?;
         check_eq(&v["type"], &json!("exec"), "type of what jq selected")?;
@@ -661,7 +798,10 @@ fn captured_json_parses_in_jq_and_argv_reads_back() -> TestResult {
 
     let all = done.stdout.join("\n") + "\n";
     let (status, selected) = pipe_through(&["-c", r#"select(.type=="exec")"#], all.as_bytes())?;
-    ensure(status.success(), format!("jq failed ({status}) on the tracer's output"))?;
+    ensure(
+        status.success(),
+        format!("jq failed ({status}) on the tracer's output"),
+    )?;
     let want = done
         .stdout
         .iter()
@@ -692,7 +832,10 @@ fn bad_arguments_fail_with_one_line_and_no_panic() -> TestResult {
 
 fn unprivileged_run_fails_with_one_line_naming_root_and_cap_bpf() -> TestResult {
     let which = run_to_end(Command::new("setpriv").arg("--version"))?;
-    ensure(which.status.success(), "setpriv (util-linux) is needed for this test")?;
+    ensure(
+        which.status.success(),
+        "setpriv (util-linux) is needed for this test",
+    )?;
 
     let out = run_to_end(Command::new("setpriv").args([
         "--reuid=65534",
@@ -751,7 +894,11 @@ fn closed_stdout_ends_the_trace_quietly() -> TestResult {
         "the tracer kept running after its stdout was closed",
     )?;
     let done = tracer.wait_exit()?;
-    check_eq(&done.status.code(), &Some(0), "exit status after stdout closed")?;
+    check_eq(
+        &done.status.code(),
+        &Some(0),
+        "exit status after stdout closed",
+    )?;
     for line in &done.stderr {
         ensure(
             line == READY_LINE || parse_stats(line).is_some(),
@@ -768,7 +915,17 @@ fn two_tracers_both_see_the_same_exec() -> TestResult {
     let (pid, _) = run_ok(Command::new("/bin/echo").arg(unique("two")))?;
     let a = first.wait_event("the echo, first tracer", pid, is_exec)?;
     let b = second.wait_event("the echo, second tracer", pid, is_exec)?;
-    for key in ["pid", "ppid", "uid", "comm", "filename", "argv", "argv_size", "flags", "retval"] {
+    for key in [
+        "pid",
+        "ppid",
+        "uid",
+        "comm",
+        "filename",
+        "argv",
+        "argv_size",
+        "flags",
+        "retval",
+    ] {
         check_eq(&a[key], &b[key], key)?;
     }
 
@@ -806,7 +963,10 @@ fn read_lines(pipe: impl Read + Send + 'static, stream: Arc<Stream>) -> JoinHand
             }
             if line.pop() != Some(b'\n') {
                 let text = String::from_utf8_lossy(&line).into_owned();
-                push(&stream.problems, format!("last line has no newline: {text:?}"));
+                push(
+                    &stream.problems,
+                    format!("last line has no newline: {text:?}"),
+                );
             }
             let text = match String::from_utf8(line) {
                 Ok(text) => text,
@@ -847,6 +1007,8 @@ struct Tracer {
     stdout: Arc<Stream>,
     stderr: Arc<Stream>,
     readers: Vec<JoinHandle<()>>,
+    /// Whether [`Tracer::stdout`] is the tracer's own output ([`Sink::Collect`]).
+    collected: bool,
     json: bool,
     time_column: bool,
 }
@@ -868,7 +1030,6 @@ struct Finished {
 #[derive(Debug)]
 struct Stats {
     shown: u64,
-    #[expect(dead_code, reason = "parsed to check the line's format, not asserted on")]
     received: u64,
     lost: u64,
 }
@@ -909,11 +1070,15 @@ impl Tracer {
             .map_err(|e| format!("cannot start {TRACER}: {e}"))?;
         let stdout = Arc::new(Stream::default());
         let stderr = Arc::new(Stream::default());
-        let mut readers = vec![read_lines(child.stderr.take().ok_or("no stderr pipe")?, stderr.clone())];
+        let mut readers = vec![read_lines(
+            child.stderr.take().ok_or("no stderr pipe")?,
+            stderr.clone(),
+        )];
         let pipe = child.stdout.take().ok_or("no stdout pipe")?;
 
         let mut raw_stdout = None;
         let mut filter = None;
+        let collected = matches!(sink, Sink::Collect);
         match sink {
             Sink::Collect => readers.push(read_lines(pipe, stdout.clone())),
             Sink::Raw => raw_stdout = Some(pipe),
@@ -937,6 +1102,7 @@ impl Tracer {
             stdout,
             stderr,
             readers,
+            collected,
             json: args.iter().any(|a| *a == "--json" || *a == "-j"),
             time_column: args.contains(&"-t"),
         };
@@ -982,7 +1148,12 @@ impl Tracer {
     }
 
     /// The first JSON event of `pid` for which `pred` holds, within [`EVENT_TIMEOUT`].
-    fn wait_event(&self, what: &str, pid: u32, pred: impl Fn(&Value) -> bool) -> Result<Json, Failed> {
+    fn wait_event(
+        &self,
+        what: &str,
+        pid: u32,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Result<Json, Failed> {
         self.wait_event_within(what, pid, pred, EVENT_TIMEOUT)
     }
 
@@ -1016,12 +1187,20 @@ impl Tracer {
 
     /// Every JSON event so far, in order.
     fn all_events(&self) -> Result<Vec<Value>, Failed> {
-        self.stdout.snapshot().iter().map(|l| parse_json(l)).collect()
+        self.stdout
+            .snapshot()
+            .iter()
+            .map(|l| parse_json(l))
+            .collect()
     }
 
     /// Every JSON event of `pid` so far, in order.
     fn events_of(&self, pid: u32) -> Result<Vec<Value>, Failed> {
-        Ok(self.all_events()?.into_iter().filter(|e| e["pid"] == pid).collect())
+        Ok(self
+            .all_events()?
+            .into_iter()
+            .filter(|e| e["pid"] == pid)
+            .collect())
     }
 
     /// The first text line of `pid`, within [`EVENT_TIMEOUT`].
@@ -1029,7 +1208,12 @@ impl Tracer {
         self.wait_line_where(what, pid, |_| true)
     }
 
-    fn wait_line_where(&self, what: &str, pid: u32, pred: impl Fn(&str) -> bool) -> Result<String, Failed> {
+    fn wait_line_where(
+        &self,
+        what: &str,
+        pid: u32,
+        pred: impl Fn(&str) -> bool,
+    ) -> Result<String, Failed> {
         let deadline = Instant::now() + EVENT_TIMEOUT;
         loop {
             if let Some(line) = self.lines_of(pid).into_iter().find(|l| pred(l)) {
@@ -1082,7 +1266,9 @@ impl Tracer {
     /// Waits for the tracer to exit by itself (or after a signal already sent).
     fn wait_exit(mut self) -> Result<Finished, Failed> {
         let status = wait_timeout(&mut self.child, EXIT_TIMEOUT)
-            .map_err(|e| format!("{e}; tracer stderr:\n{}", self.stderr.snapshot().join("\n")))?;
+            .map_err(|e| {
+            format!(
+                "{}; tracer stderr:\n{}", self.stderr.snapshot().join("\n")))?;
         let filter_status = match &mut self.filter {
             Some(filter) => Some(wait_timeout(filter, EXIT_TIMEOUT)?),
             None => None,
@@ -1097,10 +1283,15 @@ impl Tracer {
             status,
             filter_status,
             stdout: self.stdout.snapshot(),
-            stdout_problems: self.stdout.problems.lock().map(|p| p.clone()).unwrap_or_default(),
+            stdout_problems: self
+                .stdout
+                .problems
+                .lock()
+                .map(|p| p.clone())
+                .unwrap_or_default(),
             stderr,
             stats,
-            unfiltered: self.filter.is_none() && self.raw_stdout.is_none(),
+            unfiltered: self.collected,
             json: self.json,
         })
     }
@@ -1127,7 +1318,11 @@ impl Finished {
     fn check_clean(&self, how: &str) -> TestResult {
         ensure(
             self.status.code() == Some(0),
-            format!("after {how}, the tracer exited with {}; stderr:\n{}", self.status, self.stderr.join("\n")),
+            format!(
+                "after {how}, the tracer exited with {}; stderr:\n{}",
+                self.status,
+                self.stderr.join("\n")
+            ),
         )?;
         ensure(
             self.stderr.len() == 2 && self.stderr[0] == READY_LINE && self.stats.is_some(),
@@ -1144,18 +1339,28 @@ impl Finished {
             return Ok(());
         };
         check_eq(&stats.lost, &0, "events lost")?;
+        ensure(
+            stats.received >= stats.shown,
+            format!("stats say more execs shown than events received: {stats:?}"),
+        )?;
         if !self.unfiltered {
             return Ok(());
         }
         let execs = if self.json {
             self.stdout
                 .iter()
-                .filter(|l| l.starts_with(r#"{"type":"exec""#) || l.starts_with(r#"{"type":"exec_failed""#))
+                .filter(|l| {
+                    l.starts_with(r#"{"type":"exec""#) || l.starts_with(r#"{"type":"exec_failed""#)
+                })
                 .count()
         } else {
             self.stdout.len().saturating_sub(1)
         };
-        check_eq(&stats.shown, &(execs as u64), "execs shown (stats line) vs exec lines on stdout")
+        check_eq(
+            &stats.shown,
+            &(execs as u64),
+            "execs shown (stats line) vs exec lines on stdout",
+        )
     }
 }
 
@@ -1172,7 +1377,8 @@ fn parse_stats(line: &str) -> Option<Stats> {
 }
 
 fn parse_json(line: &str) -> Result<Value, Failed> {
-    serde_json::from_str(line).map_err(|e| format!("stdout line is not JSON ({e}): {line:?}").into())
+    serde_json::from_str(line)
+        .map_err(|e| format!("stdout line is not JSON ({e}): {line:?}").into())
 }
 
 fn is_exec(ev: &Value) -> bool {
@@ -1188,7 +1394,11 @@ fn wait_timeout(child: &mut Child, timeout: Duration) -> Result<ExitStatus, Fail
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!("process {} did not exit within {timeout:?}; killed it", child.id()).into());
+            return Err(format!(
+                "process {} did not exit within {timeout:?}; killed it",
+                child.id()
+            )
+            .into());
         }
         thread::sleep(Duration::from_millis(10));
     }
@@ -1200,16 +1410,27 @@ fn one_line_error(what: &str, out: &Output, mentions: &[&str]) -> TestResult {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let report = || format!("{what}: status {}, stderr:\n{stderr}", out.status);
     ensure(out.status.code().is_some_and(|c| c != 0), report())?;
-    ensure(stderr.lines().count() == 1 && stderr.ends_with('\n'), report())?;
     ensure(
-        !stderr.contains("panicked") && !stderr.contains("backtrace") && !stderr.contains("RUST_BACKTRACE"),
+        stderr.lines().count() == 1 && stderr.ends_with('\n'),
+        report(),
+    )?;
+    ensure(
+        !stderr.contains("panicked")
+            && !stderr.contains("backtrace")
+            && !stderr.contains("RUST_BACKTRACE"),
         report(),
     )?;
     ensure(stderr.starts_with("tracer: "), report())?;
     for word in mentions {
-        ensure(stderr.contains(word), format!("{} (should mention {word:?})", report()))?;
+        ensure(
+            stderr.contains(word),
+            format!("{} (should mention {word:?})", report()),
+        )?;
     }
-    ensure(out.stdout.is_empty(), format!("{what}: stdout {:?}", String::from_utf8_lossy(&out.stdout)))
+    ensure(
+        out.stdout.is_empty(),
+        format!("{what}: stdout {:?}", String::from_utf8_lossy(&out.stdout)),
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1305,7 +1526,10 @@ fn sentinel() -> Result<u32, Failed> {
 }
 
 fn stdout_lines(out: &Output) -> Vec<String> {
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 /// The number after `prefix` on the workload's stdout (`tid=123`, or `child=4 tid=5`).
@@ -1325,7 +1549,11 @@ fn test_pid() -> u32 {
 /// A word no other test and no other run uses.
 fn unique(what: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!("{what}-{}-{}", test_pid(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{what}-{}-{}",
+        test_pid(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A directory of its own under /tmp, removed on drop.
@@ -1370,16 +1598,25 @@ fn require_root() -> TestResult {
     let euid = unsafe { libc::geteuid() };
     ensure(
         euid == 0,
-        format!("these tests load eBPF programs and need root (euid is {euid}): run them with sudo"),
+        format!(
+            "these tests load eBPF programs and need root (euid is {euid}): run them with sudo"
+        ),
     )
 }
 
 fn ensure(ok: bool, message: impl Into<String>) -> TestResult {
-    if ok { Ok(()) } else { Err(message.into().into()) }
+    if ok {
+        Ok(())
+    } else {
+        Err(message.into().into())
+    }
 }
 
 fn check_eq<T: PartialEq + Debug + ?Sized>(got: &T, want: &T, what: &str) -> TestResult {
-    ensure(got == want, format!("{what}\n  got:  {got:?}\n  want: {want:?}"))
+    ensure(
+        got == want,
+        format!("{what}\n  got:  {got:?}\n  want: {want:?}"),
+    )
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
@@ -1393,7 +1630,10 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 }
 
 fn boottime_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid timespec for the call to fill.
     unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -1408,18 +1648,34 @@ fn wall_ns() -> i128 {
 /// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` as nanoseconds since the Unix epoch.
 fn rfc3339_ns(s: &str) -> Option<i128> {
     let b = s.as_bytes();
-    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.'), (29, b'Z')];
+    let separators = [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+        (29, b'Z'),
+    ];
     if b.len() != 30 || separators.iter().any(|&(i, c)| b[i] != c) {
         return None;
     }
     let number = |from: usize, to: usize| -> Option<i128> {
         let digits = s.get(from..to)?;
-        digits.bytes().all(|d| d.is_ascii_digit()).then(|| digits.parse().ok())?
+        digits
+            .bytes()
+            .all(|d| d.is_ascii_digit())
+            .then(|| digits.parse().ok())?
     };
     let (year, month, day) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
     let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
     let nanos = number(20, 29)?;
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     let days = days_from_civil(year, month, day);
@@ -1445,8 +1701,7 @@ mod workload {
         ffi::{CStr, c_char},
         io::Write,
         process::{Command, Stdio, exit},
-        ptr,
-        thread,
+        ptr, thread,
         time::Duration,
     };
 
@@ -1474,7 +1729,10 @@ mod workload {
 
     /// A NULL-terminated array of pointers to `args`, which must outlive it.
     fn pointers(args: &[&CStr]) -> Vec<*const c_char> {
-        args.iter().map(|a| a.as_ptr()).chain([ptr::null()]).collect()
+        args.iter()
+            .map(|a| a.as_ptr())
+            .chain([ptr::null()])
+            .collect()
     }
 
     fn say(line: &str) {
