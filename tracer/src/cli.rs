@@ -14,7 +14,7 @@ Examples:
   tracer -t -a 11 -r      with time since boot, up to 11 args, re-execs too
   tracer -x               failed execs too, with the error
   tracer -j | jq .argv    one JSON object per line
-  tracer -l -- '--config' execs whose arguments match a regex
+  tracer -l '--config'    execs whose arguments match a regex
   tracer 'ssh|sshd'       execs whose process name matches a regex
   tracer -d 10 --summary  trace 10 seconds, then a table of execs per command";
 
@@ -33,7 +33,7 @@ pub struct Cli {
     pub max_args: u32,
 
     /// Include re-execs: without it, a process that already printed an exec is not printed
-    /// again until its PID is used by a new process.
+    /// again until its PID is used by a new process. Always on with --json.
     #[arg(short = 'r', long = "reexec")]
     pub reexec: bool,
 
@@ -58,7 +58,7 @@ pub struct Cli {
     pub uid: Option<u32>,
 
     /// Only execs whose arguments, joined with spaces, match REGEX.
-    #[arg(short = 'l', long = "line", value_name = "REGEX")]
+    #[arg(short = 'l', long = "line", value_name = "REGEX", allow_hyphen_values = true)]
     pub line: Option<String>,
 
     /// Quote arguments as a shell would, so that `cat "a b"` and `cat a b` differ.

@@ -96,12 +96,14 @@ fn nul_trimmed(bytes: &[u8]) -> &[u8] {
     &bytes[..end]
 }
 
-/// Splits NUL-terminated arguments. A last argument without its NUL (argv cut short) is kept.
+/// Splits NUL-terminated arguments. A last argument without its NUL (argv cut short) is kept;
+/// a lone NUL is one empty argument (`execve(path, [""])`, or what the kernel runs since 5.18
+/// for an empty argv).
 fn split_argv(bytes: &[u8]) -> Vec<Vec<u8>> {
-    let bytes = bytes.strip_suffix(&[0]).unwrap_or(bytes);
     if bytes.is_empty() {
         return Vec::new();
     }
+    let bytes = bytes.strip_suffix(&[0]).unwrap_or(bytes);
     bytes.split(|&b| b == 0).map(<[u8]>::to_vec).collect()
 }
 
@@ -169,6 +171,18 @@ mod tests {
             panic!("not an exec")
         };
         assert_eq!(exec.argv, vec![b"a".to_vec(), b"".to_vec(), b"b".to_vec()]);
+    }
+
+    #[test]
+    fn a_lone_nul_is_one_empty_argument_and_no_bytes_no_argument() {
+        let EventKind::Exec(exec) = decode(&exec_record(b"/bin/true", b"\0")).unwrap().kind else {
+            panic!("not an exec")
+        };
+        assert_eq!(exec.argv, vec![Vec::<u8>::new()]);
+        let EventKind::Exec(exec) = decode(&exec_record(b"/bin/true", b"")).unwrap().kind else {
+            panic!("not an exec")
+        };
+        assert!(exec.argv.is_empty());
     }
 
     #[test]

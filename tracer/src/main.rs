@@ -61,7 +61,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         line: cli.line.as_deref(),
         uid: cli.uid,
         failed: cli.failed,
-        reexec: cli.reexec,
+        // A JSON stream is read by programs, which need every exec: re-execs always show.
+        reexec: cli.reexec || cli.json,
     })?;
     let output = Output::new(&cli);
     preflight::check()?;

@@ -5,7 +5,7 @@ use std::fs;
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PreflightError {
-    #[error("tracer needs root, or the capabilities CAP_BPF and CAP_PERFMON: run it with sudo")]
+    #[error("needs root, or the capabilities CAP_BPF and CAP_PERFMON: run it with sudo")]
     NotPrivileged,
     #[error(
         "kernel {release} lacks the BPF ring buffer that tracer uses: it needs Linux 5.8 or later"

@@ -193,7 +193,7 @@ pub async fn run(
     session.note_lost(lost.total());
     let _ = session.flush();
     if let Some(summary) = &session.summary {
-        eprint!("{}", summary.render());
+        eprintln!("{}", summary.render());
     }
     Ok(session.stats)
 }

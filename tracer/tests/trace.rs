@@ -48,118 +48,53 @@ fn main() {
     libtest_mimic::run(&args, trials()).exit();
 }
 
+/// Each test, named after its function.
+macro_rules! trials {
+    ($($test:ident),* $(,)?) => {
+        vec![$(trial(stringify!($test), $test)),*]
+    };
+}
+
 fn trials() -> Vec<Trial> {
-    let tests: [(&'static str, fn() -> TestResult); 25] = [
-        (
-            "echo_with_spaced_argument_reports_exact_argv_pid_and_ppid",
-            echo_with_spaced_argument_reports_exact_argv_pid_and_ppid,
-        ),
-        (
-            "text_max_args_cuts_with_ellipsis_and_shows_pid_and_ppid_columns",
-            text_max_args_cuts_with_ellipsis_and_shows_pid_and_ppid_columns,
-        ),
-        (
-            "text_time_column_is_seconds_since_boot",
-            text_time_column_is_seconds_since_boot,
-        ),
-        (
-            "execveat_with_empty_path_is_traced_with_pid_and_argv",
-            execveat_with_empty_path_is_traced_with_pid_and_argv,
-        ),
-        (
-            "fexecve_is_traced_with_pid_and_argv",
-            fexecve_is_traced_with_pid_and_argv,
-        ),
-        (
-            "exec_from_non_leader_thread_reports_process_pid_and_calling_tid",
-            exec_from_non_leader_thread_reports_process_pid_and_calling_tid,
-        ),
-        (
-            "ppid_is_parent_tgid_when_spawning_thread_is_not_leader",
-            ppid_is_parent_tgid_when_spawning_thread_is_not_leader,
-        ),
-        (
-            "failed_exec_is_shown_only_with_x_with_errno_and_exact_argv",
-            failed_exec_is_shown_only_with_x_with_errno_and_exact_argv,
-        ),
-        (
-            "failed_exec_with_more_than_128_args_is_flagged_too_many",
-            failed_exec_with_more_than_128_args_is_flagged_too_many,
-        ),
-        (
-            "control_and_invalid_bytes_are_escaped_in_text_and_exact_in_json",
-            control_and_invalid_bytes_are_escaped_in_text_and_exact_in_json,
-        ),
-        (
-            "argv_beyond_16k_is_cut_flagged_and_sized_in_order_with_neighbours",
-            argv_beyond_16k_is_cut_flagged_and_sized_in_order_with_neighbours,
-        ),
-        (
-            "five_thousand_arguments_are_cut_to_an_exact_prefix_and_flagged",
-            five_thousand_arguments_are_cut_to_an_exact_prefix_and_flagged,
-        ),
-        (
-            "max_arg_bytes_lowers_the_capture_cap",
-            max_arg_bytes_lowers_the_capture_cap,
-        ),
-        (
-            "line_filter_matches_joined_arguments_not_process_name",
-            line_filter_matches_joined_arguments_not_process_name,
-        ),
-        (
-            "name_filter_matches_process_name_not_arguments",
-            name_filter_matches_process_name_not_arguments,
-        ),
-        (
-            "uid_filter_shows_only_execs_by_that_uid",
-            uid_filter_shows_only_execs_by_that_uid,
-        ),
-        (
-            "reexec_is_hidden_without_r_and_shown_with_r",
-            reexec_is_hidden_without_r_and_shown_with_r,
-        ),
-        (
-            "json_piped_into_jq_parses_and_arrives_live",
-            json_piped_into_jq_parses_and_arrives_live,
-        ),
-        (
-            "captured_json_parses_in_jq_and_argv_reads_back",
-            captured_json_parses_in_jq_and_argv_reads_back,
-        ),
-        (
-            "bad_arguments_fail_with_one_line_and_no_panic",
-            bad_arguments_fail_with_one_line_and_no_panic,
-        ),
-        (
-            "unprivileged_run_fails_with_one_line_naming_root_and_cap_bpf",
-            unprivileged_run_fails_with_one_line_naming_root_and_cap_bpf,
-        ),
-        (
-            "duration_ends_the_trace_with_status_0_and_stats",
-            duration_ends_the_trace_with_status_0_and_stats,
-        ),
-        (
-            "sigterm_ends_the_trace_with_status_0_and_stats",
-            sigterm_ends_the_trace_with_status_0_and_stats,
-        ),
-        (
-            "closed_stdout_ends_the_trace_quietly",
-            closed_stdout_ends_the_trace_quietly,
-        ),
-        (
-            "two_tracers_both_see_the_same_exec",
-            two_tracers_both_see_the_same_exec,
-        ),
-    ];
-    tests
-        .into_iter()
-        .map(|(name, test)| {
-            Trial::test(name, move || {
-                require_root()?;
-                test()
-            })
-        })
-        .collect()
+    trials![
+        echo_with_spaced_argument_reports_exact_argv_pid_and_ppid,
+        text_max_args_cuts_with_ellipsis_and_shows_pid_and_ppid_columns,
+        text_time_column_is_seconds_since_boot,
+        execveat_with_empty_path_is_traced_with_pid_and_argv,
+        fexecve_is_traced_with_pid_and_argv,
+        exec_from_non_leader_thread_reports_process_pid_and_calling_tid,
+        ppid_is_parent_tgid_when_spawning_thread_is_not_leader,
+        failed_exec_is_shown_only_with_x_with_errno_and_exact_argv,
+        failed_exec_with_more_than_128_args_is_flagged_too_many,
+        control_and_invalid_bytes_are_escaped_in_text_and_exact_in_json,
+        sole_empty_argument_is_kept_in_json,
+        argv_beyond_16k_is_cut_flagged_and_sized_in_order_with_neighbours,
+        five_thousand_arguments_are_cut_to_an_exact_prefix_and_flagged,
+        max_arg_bytes_lowers_the_capture_cap,
+        line_filter_matches_joined_arguments_not_process_name,
+        name_filter_matches_process_name_not_arguments,
+        uid_filter_shows_only_execs_by_that_uid,
+        reexec_is_hidden_without_r_and_shown_with_r,
+        json_piped_into_jq_parses_and_arrives_live,
+        captured_json_parses_in_jq_and_argv_reads_back,
+        bad_arguments_fail_with_one_line_and_no_panic,
+        help_example_of_line_regex_with_leading_dashes_works,
+        unprivileged_run_fails_with_one_line_naming_root_and_cap_bpf,
+        duration_ends_the_trace_with_status_0_and_stats,
+        sigterm_ends_the_trace_with_status_0_and_stats,
+        closed_stdout_ends_the_trace_quietly,
+        two_tracers_both_see_the_same_exec,
+        summary_counts_execs_per_command_on_stderr,
+        lost_events_are_reported_in_json_on_stderr_and_in_stats,
+    ]
+}
+
+/// Every test needs root; without it, each fails saying so rather than being skipped.
+fn trial(name: &'static str, test: fn() -> TestResult) -> Trial {
+    Trial::test(name, move || {
+        require_root()?;
+        test()
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -299,7 +234,8 @@ fn fexecve_is_traced_with_pid_and_argv() -> TestResult {
 /// An exec of an open file descriptor: the kernel names the file `/dev/fd/N`, and since
 /// Linux 6.14 takes comm from the file's name rather than from that path.
 fn fd_exec_is_traced(name: &str, word: &str) -> TestResult {
-    let tracer = Tracer::start(&["--json"])?;
+    // -r: the workload's own exec (this binary) is the first exec of its pid.
+    let tracer = Tracer::start(&["--json", "-r"])?;
 
     let (pid, out) = run_ok(&mut workload(name))?;
     let lines = stdout_lines(&out);
@@ -327,7 +263,8 @@ fn fd_exec_is_traced(name: &str, word: &str) -> TestResult {
 }
 
 fn exec_from_non_leader_thread_reports_process_pid_and_calling_tid() -> TestResult {
-    let json_tracer = Tracer::start(&["--json"])?;
+    // -r: the workload's own exec (this binary) is the first exec of its pid.
+    let json_tracer = Tracer::start(&["--json", "-r"])?;
     let text_tracer = Tracer::start(&["-r"])?;
 
     let (pid, out) = run_ok(&mut workload("thread-exec"))?;
@@ -429,7 +366,7 @@ fn failed_exec_is_shown_only_with_x_with_errno_and_exact_argv() -> TestResult {
     let line = text_x.wait_line_where("the failed exec", pid, |l| l.contains(" prog "))?;
     check_eq(
         &line,
-        &format!("{pid:>6} {ppid:>6} prog arg1 [ret=-2 ENOENT]"),
+        &format!("{pid:>6} {ppid:>6} prog arg1 [ret=-2 ENOENT: /nonexistent/tracer-test-prog]"),
         "text line",
     )?;
 
@@ -515,6 +452,25 @@ fn control_and_invalid_bytes_are_escaped_in_text_and_exact_in_json() -> TestResu
             format!("raw ESC on stdout: {line:?}"),
         )?;
     }
+    Ok(())
+}
+
+/// `execve("/bin/true", [""])`, and `execve("/bin/true", [])`, which Linux 5.18+ runs with
+/// the single empty argument `[""]`: both images hold one argument, the empty string.
+fn sole_empty_argument_is_kept_in_json() -> TestResult {
+    // -r: the workload's own exec (this binary) is the first exec of its pid.
+    let tracer = Tracer::start(&["--json", "-r"])?;
+
+    for name in ["one-empty-arg", "empty-argv"] {
+        let (pid, _) = run_ok(&mut workload(name))?;
+        let ev = tracer.wait_event(&format!("the exec of {name}"), pid, |e| {
+            e["filename"] == "/bin/true"
+        })?;
+        check_eq(&ev["argv_size"], &json!(1), &format!("{name}: argv_size"))?;
+        check_eq(&ev["argv"], &json!([""]), &format!("{name}: argv"))?;
+    }
+
+    tracer.stop()?;
     Ok(())
 }
 
@@ -713,46 +669,57 @@ fn uid_filter_shows_only_execs_by_that_uid() -> TestResult {
 }
 
 fn reexec_is_hidden_without_r_and_shown_with_r() -> TestResult {
-    let plain = Tracer::start(&["--json"])?;
-    let reexec = Tracer::start(&["--json", "-r"])?;
+    let plain = Tracer::start(&[])?;
+    let reexec = Tracer::start(&["-r"])?;
+    let json = Tracer::start(&["--json"])?;
 
     let script = format!("exec /bin/echo {}", unique("reexec"));
     let (pid, _) = run_ok(Command::new("/bin/sh").args(["-c", &script]))?;
     let word = script.trim_start_matches("exec /bin/echo ");
+    let ppid = test_pid();
+    let sh_line = format!("{pid:>6} {ppid:>6} /bin/sh -c exec /bin/echo {word}");
+    let echo_line = format!("{pid:>6} {ppid:>6} /bin/echo {word}");
 
-    reexec.wait_event("the re-exec of echo", pid, |ev| {
-        ev["argv"][0] == "/bin/echo"
-    })?;
-    let with_r = reexec.events_of(pid)?;
-    let argvs: Vec<&Value> = with_r.iter().map(|e| &e["argv"]).collect();
+    reexec.wait_line_where("the re-exec of echo", pid, |l| l.contains("/bin/echo"))?;
     check_eq(
-        &argvs,
-        &vec![
-            &json!(["/bin/sh", "-c", script]),
-            &json!(["/bin/echo", word]),
-        ],
+        &reexec.lines_of(pid),
+        &vec![sh_line.clone(), echo_line],
         "with -r, execs of the pid in order",
     )?;
 
-    let sentinel = sentinel()?;
-    plain.wait_event("the sentinel", sentinel, is_exec)?;
-    let without_r = plain.events_of(pid)?;
-    let argvs: Vec<&Value> = without_r.iter().map(|e| &e["argv"]).collect();
+    // JSON always carries every exec, as if -r were given.
+    json.wait_event("the re-exec of echo in JSON", pid, |ev| {
+        ev["argv"][0] == "/bin/echo"
+    })?;
+    let argvs: Vec<Value> = json
+        .events_of(pid)?
+        .iter()
+        .map(|e| e["argv"].clone())
+        .collect();
     check_eq(
         &argvs,
-        &vec![&json!(["/bin/sh", "-c", script])],
+        &vec![json!(["/bin/sh", "-c", script]), json!(["/bin/echo", word])],
+        "JSON execs of the pid, without -r",
+    )?;
+
+    let sentinel = sentinel()?;
+    plain.wait_line("the sentinel", sentinel)?;
+    check_eq(
+        &plain.lines_of(pid),
+        &vec![sh_line],
         "without -r, execs of the pid",
     )?;
 
     plain.stop()?;
     reexec.stop()?;
+    json.stop()?;
     Ok(())
 }
 
 fn json_piped_into_jq_parses_and_arrives_live() -> TestResult {
     let mut jq = Command::new("jq");
     jq.args(["-c", "--unbuffered", r#"select(.type=="exec")"#]);
-    let tracer = Tracer::spawn(&["--json"], Sink::Into(jq))?;
+    let mut tracer = Tracer::spawn(&["--json"], Sink::Into(jq))?;
 
     let tag = unique("jq");
     let (pid, _) = run_ok(Command::new("/bin/echo").args(["hello world", &tag]))?;
@@ -827,6 +794,40 @@ fn bad_arguments_fail_with_one_line_and_no_panic() -> TestResult {
         let what = format!("tracer {}", args.join(" "));
         one_line_error(&what, &out, &[mentions])?;
     }
+    Ok(())
+}
+
+/// `--help` shows `tracer -l -- '--config'` for a regex that starts with dashes; the example
+/// is run as the help text gives it.
+fn help_example_of_line_regex_with_leading_dashes_works() -> TestResult {
+    let help = run_to_end(Command::new(TRACER).arg("--help"))?;
+    let help = String::from_utf8(help.stdout)?;
+    let examples: Vec<&str> = help.lines().filter(|l| l.starts_with("  tracer")).collect();
+    // The descriptions start in one column: where the first example's does.
+    let first = examples.first().ok_or("no examples in --help")?;
+    let column = first.len() - first["  tracer".len()..].trim_start().len();
+    let example = examples
+        .iter()
+        .find(|l| l.starts_with("  tracer -l") && l.contains("--config"))
+        .ok_or_else(|| format!("no -l example with --config in --help:\n{help}"))?;
+    let command = example.get(..column).unwrap_or(example).trim();
+    let words: Vec<String> = command
+        .split_whitespace()
+        .skip(1)
+        .map(|w| w.trim_matches('\'').to_string())
+        .collect();
+    let mut args = vec!["--json"];
+    args.extend(words.iter().map(String::as_str));
+
+    let tracer = Tracer::start(&args).map_err(|e| {
+        let why = e.message().unwrap_or_default();
+        Failed::from(format!(
+            "the --help example `{command}` does not run: {why}"
+        ))
+    })?;
+    let (pid, _) = run_ok(Command::new("/bin/echo").args(["--config", &unique("dashes")]))?;
+    tracer.wait_event("the echo of --config", pid, is_exec)?;
+    tracer.stop()?;
     Ok(())
 }
 
@@ -932,6 +933,133 @@ fn two_tracers_both_see_the_same_exec() -> TestResult {
     first.stop()?;
     second.stop()?;
     Ok(())
+}
+
+fn summary_counts_execs_per_command_on_stderr() -> TestResult {
+    let dir = TempDir::new()?;
+    let name = dir.short_name();
+    let link = dir.symlink("/bin/true", &name)?;
+    let tracer = Tracer::start(&["--json", "--summary", &format!("^{name}$")])?;
+
+    let mut pids = Vec::new();
+    for _ in 0..3 {
+        pids.push(run_ok(&mut Command::new(&link))?.0);
+    }
+    for pid in &pids {
+        tracer.wait_event("an exec of the link", *pid, is_exec)?;
+    }
+    tracer.signal(libc::SIGINT);
+    let done = tracer.wait_exit()?;
+    check_eq(&done.status.code(), &Some(0), "exit status")?;
+
+    let row = done
+        .stderr
+        .iter()
+        .find(|l| l.starts_with(&format!("| {name} ")))
+        .ok_or_else(|| {
+            format!(
+                "no summary row for {name}; stderr:\n{}",
+                done.stderr.join("\n")
+            )
+        })?;
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    check_eq(
+        &cells[..4],
+        &["", name.as_str(), "3", "0"][..],
+        "summary row: command, execs, failed",
+    )?;
+    let header = done.stderr.iter().find(|l| l.contains("COMMAND")).cloned();
+    let header: Option<Vec<String>> =
+        header.map(|h| h.split('|').map(|c| c.trim().to_string()).collect());
+    check_eq(
+        &header,
+        &Some(
+            [
+                "",
+                "COMMAND",
+                "EXECS",
+                "FAILED",
+                "FIRST SEEN",
+                "LAST SEEN",
+                "",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+        "summary header",
+    )?;
+    ensure(
+        done.stderr.last().and_then(|l| parse_stats(l)).is_some(),
+        format!("the stats line should end stderr: {:?}", done.stderr),
+    )
+}
+
+fn lost_events_are_reported_in_json_on_stderr_and_in_stats() -> TestResult {
+    // The smallest ring buffer holds one exec record of a 3000-byte argument: a burst of
+    // them overflows it.
+    let tracer = Tracer::start(&["--json", "--buffer-size", "4096"])?;
+
+    let arg = "l".repeat(3000);
+    let mut children = Vec::new();
+    for _ in 0..200 {
+        let child = Command::new("/bin/true")
+            .arg(&arg)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        children.push(child);
+    }
+    for mut child in children {
+        child.wait()?;
+    }
+    // The tracer reads the lost count twice a second.
+    let deadline = Instant::now() + EVENT_TIMEOUT;
+    while !tracer.all_events()?.iter().any(|e| e["type"] == "lost") && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+
+    tracer.signal(libc::SIGINT);
+    let done = tracer.wait_exit()?;
+    check_eq(&done.status.code(), &Some(0), "exit status")?;
+    let mut counted = 0;
+    for line in &done.stdout {
+        let ev = parse_json(line)?;
+        if ev["type"] != "lost" {
+            continue;
+        }
+        let count = ev["count"]
+            .as_u64()
+            .ok_or_else(|| format!("lost line without count: {line}"))?;
+        ensure(count > 0, format!("lost line with count 0: {line}"))?;
+        ensure(
+            line.starts_with(r#"{"type":"lost","ktime_ns":"#)
+                && line.ends_with(&format!(r#","count":{count}}}"#)),
+            format!("lost line format: {line}"),
+        )?;
+        counted += count;
+    }
+    let stats = done
+        .stats
+        .as_ref()
+        .ok_or_else(|| format!("no stats line: {:?}", done.stderr))?;
+    ensure(
+        stats.lost > 0,
+        format!("200 execs of 3000-byte args into a 4096-byte ring buffer lost nothing: {stats:?}"),
+    )?;
+    check_eq(
+        &counted,
+        &stats.lost,
+        "sum of JSON lost counts vs lost in the stats line",
+    )?;
+    let warned = done
+        .stderr
+        .iter()
+        .any(|l| l.contains("events lost") && l.contains("--buffer-size"));
+    ensure(
+        warned,
+        format!("no warning about lost events on stderr: {:?}", done.stderr),
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1265,10 +1393,11 @@ impl Tracer {
 
     /// Waits for the tracer to exit by itself (or after a signal already sent).
     fn wait_exit(mut self) -> Result<Finished, Failed> {
-        let status = wait_timeout(&mut self.child, EXIT_TIMEOUT)
-            .map_err(|e| {
-            format!(
-                "{}; tracer stderr:\n{}", self.stderr.snapshot().join("\n")))?;
+        let status = wait_timeout(&mut self.child, EXIT_TIMEOUT).map_err(|e| {
+            let why = e.message().unwrap_or("no exit");
+            let stderr = self.stderr.snapshot().join("\n");
+            Failed::from(format!("{why}; tracer stderr:\n{stderr}"))
+        })?;
         let filter_status = match &mut self.filter {
             Some(filter) => Some(wait_timeout(filter, EXIT_TIMEOUT)?),
             None => None,
@@ -1713,6 +1842,8 @@ mod workload {
             "thread-exec" => thread_exec(),
             "thread-spawn" => thread_spawn(),
             "fail-exec" => fail_exec(&[c"prog", c"arg1"]),
+            "empty-argv" => exec_true(&[]),
+            "one-empty-arg" => exec_true(&[c""]),
             "fail-exec-many" => {
                 let args: Vec<_> = (0..200)
                     .map(|i| std::ffi::CString::new(format!("a{i}")).unwrap_or_default())
@@ -1828,6 +1959,15 @@ mod workload {
         }
         say(&format!("pid={}", std::process::id()));
         exit(0)
+    }
+
+    /// An execve of /bin/true with exactly `args` as its argv (none at all, even).
+    fn exec_true(args: &[&CStr]) -> ! {
+        let argv = pointers(args);
+        let envp = pointers(&[]);
+        // SAFETY: as in `execveat`.
+        unsafe { libc::execve(c"/bin/true".as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+        die("execve /bin/true")
     }
 
     /// An execve that fails with ENOENT, then exit status 3.

@@ -4,7 +4,7 @@
 //! TIMEs               PID   PPID ARGS
 //! 8812.392310       31712  31700 /bin/echo hello world x
 //! 8812.401220       31713  31700 ls -l a b c d e f g [...]
-//! 8812.410003       31714  31700 nosuch [ret=-2 ENOENT]
+//! 8812.410003       31714  31700 nosuch [ret=-2 ENOENT: /usr/bin/nosuch]
 //! ```
 //!
 //! The widths are those of perf-tools: TIMEs left-aligned in 16 columns, PID and PPID
@@ -98,14 +98,18 @@ impl TextFormat {
             push_i64(out, i64::from(exec.retval));
             out.push(b' ');
             out.extend_from_slice(errno_name(exec.retval.wrapping_neg()).as_bytes());
+            // The path tried tells a PATH search's attempts apart.
+            out.extend_from_slice(b": ");
+            self.arg(&exec.filename, out);
             out.push(b']');
         }
         out.push(b'\n');
     }
 
     fn args(&self, ev: &Event, argv: &[Vec<u8>], filename: &[u8], out: &mut Vec<u8>) {
-        // A process may exec with an empty argv; the filename is then the only name it has.
-        if argv.is_empty() {
+        // A process may exec with an empty argv (or only empty strings); the filename is then
+        // the only name it has.
+        if argv.iter().all(|a| a.is_empty()) {
             if filename.is_empty() {
                 out.extend_from_slice(b"[?]");
             } else {
@@ -475,23 +479,23 @@ mod tests {
     }
 
     #[test]
-    fn failed_exec_ends_with_return_value_and_errno_name() {
+    fn failed_exec_ends_with_return_value_errno_name_and_the_path_tried() {
         let mut ev = exec_event(&[b"nosuch", b"arg"]);
         exec_mut(&mut ev).retval = -2;
         assert_eq!(
             line(PLAIN, &ev),
-            " 31712  31700 nosuch arg [ret=-2 ENOENT]\n"
+            " 31712  31700 nosuch arg [ret=-2 ENOENT: /bin/echo]\n"
         );
         exec_mut(&mut ev).retval = -13;
         ev.flags = flags::ARGV_TOO_MANY;
         assert_eq!(
             line(PLAIN, &ev),
-            " 31712  31700 nosuch arg [...] [ret=-13 EACCES]\n"
+            " 31712  31700 nosuch arg [...] [ret=-13 EACCES: /bin/echo]\n"
         );
         exec_mut(&mut ev).retval = i32::MIN;
         assert_eq!(
             line(PLAIN, &ev),
-            " 31712  31700 nosuch arg [...] [ret=-2147483648 E?]\n"
+            " 31712  31700 nosuch arg [...] [ret=-2147483648 E?: /bin/echo]\n"
         );
     }
 
