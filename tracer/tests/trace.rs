@@ -86,6 +86,11 @@ fn trials() -> Vec<Trial> {
         two_tracers_both_see_the_same_exec,
         summary_counts_execs_per_command_on_stderr,
         lost_events_are_reported_in_json_on_stderr_and_in_stats,
+        every_byte_from_1_to_255_is_exact_in_json_and_escaped_on_one_text_line,
+        unmounted_tracefs_is_mounted_by_the_tracer,
+        missing_btf_file_is_one_line_naming_it,
+        exec_storm_of_20000_is_reported_in_full_with_nothing_lost,
+        sigint_during_an_exec_storm_detaches_cleanly,
     ]
 }
 
@@ -1067,6 +1072,145 @@ fn lost_events_are_reported_in_json_on_stderr_and_in_stats() -> TestResult {
 // ---------------------------------------------------------------------------------------
 
 /// Lines read from one pipe, in order, without their `\n`.
+fn every_byte_from_1_to_255_is_exact_in_json_and_escaped_on_one_text_line() -> TestResult {
+    let text = Tracer::start(&[])?;
+    let json_tracer = Tracer::start(&["--json"])?;
+
+    let every: Vec<u8> = (1..=255).collect();
+    let (pid, _) = run_ok(Command::new("/bin/echo").arg(OsStr::from_bytes(&every)))?;
+
+    let ev = json_tracer.wait_event("the echo of every byte", pid, is_exec)?;
+    let hex = ev["argv_hex"][1].as_str().ok_or("no argv_hex[1]")?;
+    check_eq(&unhex(hex), &Some(every.clone()), "argv_hex[1] decoded")?;
+    check_eq(&ev["argv_hex"][0], &json!(null), "argv_hex[0]")?;
+
+    let line = text.wait_line("the echo of every byte", pid)?;
+    let args = line
+        .splitn(3, char::is_whitespace)
+        .last()
+        .unwrap_or_default();
+    let args = line
+        .trim_start()
+        .split_once(' ')
+        .and_then(|(_, rest)| rest.trim_start().split_once(' '))
+        .map_or(args, |(_, rest)| rest);
+    let mut want = String::from("/bin/echo ");
+    for &b in &every {
+        match b {
+            b'\n' => want.push_str("\\n"),
+            b'\t' => want.push_str("\\t"),
+            b'\r' => want.push_str("\\r"),
+            b'\\' => want.push_str("\\\\"),
+            0x20..=0x7e => want.push(char::from(b)),
+            _ => want.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    check_eq(args, want.as_str(), "escaped text args")?;
+
+    text.stop()?;
+    json_tracer.stop()?;
+    Ok(())
+}
+
+/// In a private mount namespace without tracefs, the tracer mounts it itself.
+fn unmounted_tracefs_is_mounted_by_the_tracer() -> TestResult {
+    let script = format!(
+        "umount -l /sys/kernel/tracing 2>/dev/null; umount -l /sys/kernel/debug/tracing \
+         2>/dev/null; umount -l /sys/kernel/debug 2>/dev/null; \
+         if [ -e /sys/kernel/tracing/events ]; then echo still-mounted; exit 9; fi; \
+         exec {TRACER} -d 0.5"
+    );
+    let out = run_to_end(Command::new("unshare").args(["--mount", "sh", "-c", &script]))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure(
+        out.status.success(),
+        format!("tracer without tracefs: {}, stderr:\n{stderr}", out.status),
+    )?;
+    let lines: Vec<&str> = stderr.lines().collect();
+    ensure(
+        lines.len() == 2 && lines[0] == READY_LINE && parse_stats(lines[1]).is_some(),
+        format!("stderr should be the ready and stats lines:\n{stderr}"),
+    )
+}
+
+fn missing_btf_file_is_one_line_naming_it() -> TestResult {
+    let out = run_to_end(Command::new(TRACER).args(["--btf", "/nonexistent/vmlinux.btf"]))?;
+    one_line_error("--btf missing file", &out, &["/nonexistent/vmlinux.btf"])?;
+    let out = run_to_end(Command::new(TRACER).args(["--btf", "/etc/hostname"]))?;
+    one_line_error("--btf not a BTF file", &out, &["/etc/hostname"])
+}
+
+/// `seq 20000 | xargs -P 4 -n 1 /bin/true NONCE`, traced with default settings: every exec
+/// appears, and nothing is lost.
+fn exec_storm_of_20000_is_reported_in_full_with_nothing_lost() -> TestResult {
+    const COUNT: usize = 20000;
+    let tracer = Tracer::start(&[])?;
+    let nonce = unique("storm");
+    let script = format!("seq {COUNT} | xargs -P 4 -I{{}} /bin/true {nonce} {{}}");
+    run_ok(Command::new("sh").args(["-c", &script]))?;
+    let sentinel = sentinel()?;
+    tracer.wait_line_within(
+        "the sentinel after the storm",
+        sentinel,
+        Duration::from_secs(60),
+    )?;
+    let done = tracer.stop()?;
+
+    let mut seen = vec![false; COUNT + 1];
+    let prefix = format!("/bin/true {nonce} ");
+    for line in &done.stdout {
+        // PID and PPID columns, then the args.
+        let mut columns = line.split_whitespace();
+        let (_, _) = (columns.next(), columns.next());
+        let args: Vec<&str> = columns.collect();
+        let args = args.join(" ");
+        let Some(n) = args.strip_prefix(&prefix) else {
+            continue;
+        };
+        let n: usize = n.parse().map_err(|_| format!("bad storm line {line:?}"))?;
+        ensure(
+            (1..=COUNT).contains(&n),
+            format!("storm line out of range: {line:?}"),
+        )?;
+        ensure(!seen[n], format!("exec {n} reported twice"))?;
+        seen[n] = true;
+    }
+    let missing: Vec<usize> = (1..=COUNT).filter(|&n| !seen[n]).collect();
+    ensure(
+        missing.is_empty(),
+        format!(
+            "{} of {COUNT} execs missing, e.g. {:?}; stats {:?}",
+            missing.len(),
+            &missing[..missing.len().min(10)],
+            done.stats
+        ),
+    )
+}
+
+fn sigint_during_an_exec_storm_detaches_cleanly() -> TestResult {
+    let tracer = Tracer::start(&["--json"])?;
+    let nonce = unique("interrupted");
+    let mut storm = Command::new("sh")
+        .args([
+            "-c",
+            &format!("seq 3000 | xargs -P 4 -I{{}} /bin/true {nonce} {{}}"),
+        ])
+        .stdout(Stdio::null())
+        .spawn()?;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10)
+        && !tracer.stdout.snapshot().iter().any(|l| l.contains(&nonce))
+    {
+        thread::sleep(Duration::from_millis(10));
+    }
+    let done = tracer.stop()?;
+    storm.wait()?;
+    ensure(
+        done.stdout.iter().any(|l| l.contains(&nonce)),
+        "no storm exec was seen before SIGINT",
+    )
+}
+
 #[derive(Default)]
 struct Stream {
     lines: Mutex<Vec<String>>,
@@ -1342,15 +1486,29 @@ impl Tracer {
         pid: u32,
         pred: impl Fn(&str) -> bool,
     ) -> Result<String, Failed> {
-        let deadline = Instant::now() + EVENT_TIMEOUT;
+        self.wait_line_where_within(what, pid, pred, EVENT_TIMEOUT)
+    }
+
+    fn wait_line_within(&self, what: &str, pid: u32, timeout: Duration) -> Result<String, Failed> {
+        self.wait_line_where_within(what, pid, |_| true, timeout)
+    }
+
+    fn wait_line_where_within(
+        &self,
+        what: &str,
+        pid: u32,
+        pred: impl Fn(&str) -> bool,
+        timeout: Duration,
+    ) -> Result<String, Failed> {
+        let deadline = Instant::now() + timeout;
         loop {
             if let Some(line) = self.lines_of(pid).into_iter().find(|l| pred(l)) {
                 return Ok(line);
             }
             if Instant::now() > deadline {
-                return Err(self.not_seen(what, pid, EVENT_TIMEOUT));
+                return Err(self.not_seen(what, pid, timeout));
             }
-            thread::sleep(Duration::from_millis(10));
+            thread::sleep(Duration::from_millis(50));
         }
     }
 
