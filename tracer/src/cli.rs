@@ -16,6 +16,8 @@ Examples:
   tracer -j | jq .argv    one JSON object per line
   tracer -l '--config'    execs whose arguments match a regex
   tracer 'ssh|sshd'       execs whose process name matches a regex
+  tracer -c               each exec with the chain of processes that led to it
+  tracer -p 1234 --tree   only process 1234's subtree, and its tree at the end
   tracer -d 10 --summary  trace 10 seconds, then a table of execs per command";
 
 #[derive(Debug, Parser)]
@@ -58,7 +60,12 @@ pub struct Cli {
     pub uid: Option<u32>,
 
     /// Only execs whose arguments, joined with spaces, match REGEX.
-    #[arg(short = 'l', long = "line", value_name = "REGEX", allow_hyphen_values = true)]
+    #[arg(
+        short = 'l',
+        long = "line",
+        value_name = "REGEX",
+        allow_hyphen_values = true
+    )]
     pub line: Option<String>,
 
     /// Quote arguments as a shell would, so that `cat "a b"` and `cat a b` differ.
@@ -70,6 +77,25 @@ pub struct Cli {
           default_value_t = tracer_common::ARGV_MAX as u32,
           value_parser = clap::value_parser!(u32).range(1..=tracer_common::ARGV_MAX as i64))]
     pub max_arg_bytes: u32,
+
+    /// After each exec, its launch chain: who forked whom up to init, exited parents and
+    /// adoptions included; reparenting is shown as it happens.
+    #[arg(short = 'c', long = "chain")]
+    pub chain: bool,
+
+    /// Only events of process PID and its descendants, including those born during the
+    /// trace and those later adopted by a process outside the subtree.
+    #[arg(short = 'p', long = "pid", value_name = "PID")]
+    pub pid: Option<u32>,
+
+    /// On exit, print the tree of processes seen: commands, exit status, lifetime, adoptions.
+    #[arg(long = "tree")]
+    pub tree: bool,
+
+    /// Exited processes remembered for chains and the tree; older ones are forgotten.
+    #[arg(long = "max-exited", value_name = "N",
+          default_value_t = crate::procs::DEFAULT_EXITED_CAPACITY)]
+    pub max_exited: usize,
 
     /// On exit, print a table of execs per command (count, failed, first and last seen).
     #[arg(long = "summary")]

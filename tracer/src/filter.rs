@@ -12,6 +12,7 @@ pub struct Filter {
     uid: Option<u32>,
     failed: bool,
     reexec: bool,
+    others: bool,
     /// Processes that have shown an exec; without `reexec`, their next exec is hidden until
     /// the PID belongs to a new process (a fork) or the process exits.
     shown: HashSet<u32>,
@@ -31,6 +32,9 @@ pub struct FilterOptions<'a> {
     pub uid: Option<u32>,
     pub failed: bool,
     pub reexec: bool,
+    /// Show fork and exit events too (JSON), subject to the uid and name filters; `line`,
+    /// which is about arguments, hides them.
+    pub others: bool,
 }
 
 fn compile(what: &'static str, pattern: Option<&str>) -> Result<Option<Regex>, RegexError> {
@@ -61,19 +65,26 @@ impl Filter {
             uid: opts.uid,
             failed: opts.failed,
             reexec: opts.reexec,
+            others: opts.others,
             shown: HashSet::new(),
             joined: Vec::new(),
         })
     }
 
-    /// Whether `ev` should be shown. Fork and exit events update the re-exec state and are
-    /// never shown by this filter.
-    pub fn exec_shown(&mut self, ev: &Event) -> bool {
+    /// Whether `ev` should be shown. Fork and exit events also reset the re-exec state of
+    /// their PID.
+    pub fn shown(&mut self, ev: &Event) -> bool {
         let exec = match &ev.kind {
             EventKind::Exec(exec) => exec,
             EventKind::Fork(_) | EventKind::Exit(_) => {
                 self.shown.remove(&ev.pid);
-                return false;
+                return self.others
+                    && self.line.is_none()
+                    && self.uid.is_none_or(|uid| uid == ev.uid)
+                    && self
+                        .name
+                        .as_ref()
+                        .is_none_or(|name| name.is_match(&ev.comm));
             }
         };
         let failed = exec.retval < 0;
@@ -151,15 +162,39 @@ mod tests {
         uid: None,
         failed: false,
         reexec: false,
+        others: false,
     };
 
     #[test]
     fn a_reexec_is_hidden_until_the_pid_forks_anew() {
         let mut f = filter(ALL);
-        assert!(f.exec_shown(&exec(10, "sh", &["sh"], 0)));
-        assert!(!f.exec_shown(&exec(10, "true", &["true"], 0)));
-        assert!(!f.exec_shown(&fork(10)));
-        assert!(f.exec_shown(&exec(10, "true", &["true"], 0)));
+        assert!(f.shown(&exec(10, "sh", &["sh"], 0)));
+        assert!(!f.shown(&exec(10, "true", &["true"], 0)));
+        assert!(!f.shown(&fork(10)));
+        assert!(f.shown(&exec(10, "true", &["true"], 0)));
+    }
+
+    #[test]
+    fn forks_and_exits_are_shown_only_when_asked_and_never_with_a_line_filter() {
+        let mut f = filter(ALL);
+        assert!(!f.shown(&fork(10)));
+        let mut f = filter(FilterOptions {
+            others: true,
+            ..ALL
+        });
+        assert!(f.shown(&fork(10)));
+        let mut f = filter(FilterOptions {
+            others: true,
+            name: Some("^bash$"),
+            ..ALL
+        });
+        assert!(!f.shown(&fork(10)));
+        let mut f = filter(FilterOptions {
+            others: true,
+            line: Some("x"),
+            ..ALL
+        });
+        assert!(!f.shown(&fork(10)));
     }
 
     #[test]
@@ -168,8 +203,8 @@ mod tests {
             reexec: true,
             ..ALL
         });
-        assert!(f.exec_shown(&exec(10, "sh", &["sh"], 0)));
-        assert!(f.exec_shown(&exec(10, "true", &["true"], 0)));
+        assert!(f.shown(&exec(10, "sh", &["sh"], 0)));
+        assert!(f.shown(&exec(10, "true", &["true"], 0)));
     }
 
     #[test]
@@ -178,31 +213,31 @@ mod tests {
             name: Some("^ech"),
             ..ALL
         });
-        assert!(f.exec_shown(&exec(1, "echo", &["x"], 0)));
-        assert!(!f.exec_shown(&exec(2, "cat", &["echo"], 0)));
+        assert!(f.shown(&exec(1, "echo", &["x"], 0)));
+        assert!(!f.shown(&exec(2, "cat", &["echo"], 0)));
         let mut f = filter(FilterOptions {
             line: Some("a b"),
             ..ALL
         });
-        assert!(f.exec_shown(&exec(3, "cat", &["cat", "a", "b"], 0)));
-        assert!(!f.exec_shown(&exec(4, "a b", &["cat", "ab"], 0)));
+        assert!(f.shown(&exec(3, "cat", &["cat", "a", "b"], 0)));
+        assert!(!f.shown(&exec(4, "a b", &["cat", "ab"], 0)));
     }
 
     #[test]
     fn failed_execs_need_the_flag_and_uid_must_match() {
         let mut f = filter(ALL);
-        assert!(!f.exec_shown(&exec(1, "sh", &["nope"], -2)));
+        assert!(!f.shown(&exec(1, "sh", &["nope"], -2)));
         let mut f = filter(FilterOptions {
             failed: true,
             uid: Some(0),
             ..ALL
         });
-        assert!(!f.exec_shown(&exec(1, "sh", &["nope"], -2)));
+        assert!(!f.shown(&exec(1, "sh", &["nope"], -2)));
         let mut f = filter(FilterOptions {
             failed: true,
             ..ALL
         });
-        assert!(f.exec_shown(&exec(1, "sh", &["nope"], -2)));
+        assert!(f.shown(&exec(1, "sh", &["nope"], -2)));
     }
 
     #[test]

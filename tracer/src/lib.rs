@@ -7,6 +7,7 @@
 //! - [`decode`]: turning ring-buffer records into [`event::Event`]s.
 //! - [`filter`]: which events are shown.
 //! - [`output`]: the text (perf-tools) and JSON formats, and the `--summary` table.
+//! - [`procs`]: the process table: who forked whom, reparenting, launch chains, `--tree`.
 //! - [`clock`]: kernel time to wall-clock time.
 //! - [`preflight`]: privilege and kernel-version checks made before loading.
 //! - [`session`]: the trace loop.
@@ -20,4 +21,5 @@ pub mod layout;
 pub mod loader;
 pub mod output;
 pub mod preflight;
+pub mod procs;
 pub mod session;

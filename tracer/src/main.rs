@@ -1,6 +1,6 @@
 //! `tracer`: wires the command line, the kernel layout, the loader and the trace loop.
 
-use std::{process::ExitCode, time::Duration};
+use std::{path::Path, process::ExitCode, time::Duration};
 
 use anyhow::Context;
 use clap::Parser;
@@ -9,7 +9,9 @@ use tracer::{
     filter::{Filter, FilterOptions},
     layout, loader,
     output::Output,
-    preflight, session,
+    preflight,
+    procs::ProcessTable,
+    session,
 };
 
 fn main() -> ExitCode {
@@ -63,6 +65,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         failed: cli.failed,
         // A JSON stream is read by programs, which need every exec: re-execs always show.
         reexec: cli.reexec || cli.json,
+        others: cli.json,
     })?;
     let output = Output::new(&cli);
     preflight::check()?;
@@ -78,6 +81,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         failed: cli.failed,
         kernel_log: cli.verbose > 0,
     })?;
+    // Seeded after attaching, so that no process slips between the /proc walk and the first
+    // event; the table reconciles the overlap.
+    let procs = if cli.chain || cli.pid.is_some() || cli.tree || cli.json {
+        let mut procs = ProcessTable::new(cli.max_exited);
+        if let Err(e) = procs.seed_from_proc(Path::new("/proc")) {
+            log::warn!("cannot read /proc, chains start empty: {e}");
+        }
+        if let Some(pid) = cli.pid
+            && !procs.follow(pid)
+        {
+            anyhow::bail!("-p {pid}: no such process");
+        }
+        Some(procs)
+    } else {
+        None
+    };
     eprintln!("Tracing exec()s. Ctrl-C to end.");
 
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -91,6 +110,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         session::SessionOptions {
             duration: cli.duration.map(Duration::from_secs_f64),
             summary: cli.summary,
+            chain: cli.chain,
+            subtree: cli.pid,
+            tree: cli.tree,
+            procs,
         },
     ))?;
     eprintln!(

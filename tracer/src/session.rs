@@ -17,17 +17,26 @@ use tokio::{
 };
 
 use crate::{
-    clock::Clock,
+    clock::{self, Clock},
     decode,
-    event::Event,
+    event::{Event, EventKind},
     filter::Filter,
     loader::Loaded,
     output::{Output, summary::Summary},
+    procs::{ProcessTable, Reparent},
 };
 
 pub struct SessionOptions {
     pub duration: Option<Duration>,
     pub summary: bool,
+    /// After each exec, its launch chain (`-c`).
+    pub chain: bool,
+    /// Only the subtree of this process (`-p`).
+    pub subtree: Option<u32>,
+    /// Print the process tree at the end (`--tree`).
+    pub tree: bool,
+    /// The process table, when chains, subtrees, the tree or JSON reparent events need it.
+    pub procs: Option<ProcessTable>,
 }
 
 /// What a session saw, reported on stderr at the end.
@@ -44,7 +53,14 @@ struct Session {
     output: Output,
     clock: Clock,
     summary: Option<Summary>,
+    procs: Option<ProcessTable>,
+    chain: bool,
+    subtree: Option<u32>,
     stats: Stats,
+    /// The records of one drain, decoded, put in kernel-time order before they are handled:
+    /// records reserved on different CPUs can reach the ring buffer slightly out of order.
+    batch: Vec<Event>,
+    reparents: Vec<Reparent>,
     /// Output of one drain, written with one syscall.
     buf: Vec<u8>,
     stdout: ManuallyDrop<File>,
@@ -57,24 +73,85 @@ enum Closed {
 }
 
 impl Session {
-    fn handle(&mut self, record: &[u8]) {
+    fn decode(&mut self, record: &[u8]) {
         self.stats.received += 1;
-        let ev: Event = match decode::decode(record) {
-            Ok(ev) => ev,
+        match decode::decode(record) {
+            Ok(ev) => self.batch.push(ev),
             Err(e) => {
                 self.stats.malformed += 1;
                 warn!("skipping a malformed record: {e}");
-                return;
             }
-        };
-        if !self.filter.exec_shown(&ev) {
+        }
+    }
+
+    /// Handles the decoded batch in kernel-time order.
+    fn handle_batch(&mut self) {
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.sort_by_key(|ev| ev.ktime_ns);
+        for ev in batch.drain(..) {
+            self.handle(&ev);
+        }
+        self.batch = batch;
+        self.settle();
+    }
+
+    fn handle(&mut self, ev: &Event) {
+        // The table sees every event, shown or not, so that chains stay whole.
+        if let Some(procs) = &mut self.procs {
+            procs.apply(ev, &mut self.reparents);
+        }
+        self.write_reparents();
+
+        if !self.in_subtree(ev.pid) || !self.filter.shown(ev) {
             return;
         }
-        self.stats.shown += 1;
+        self.stats.shown += u64::from(matches!(ev.kind, EventKind::Exec(_)));
         if let Some(summary) = &mut self.summary {
-            summary.record(&ev);
+            summary.record(ev);
         }
-        self.output.event(&ev, &self.clock, &mut self.buf);
+        let chain = self.chain && matches!(ev.kind, EventKind::Exec(_));
+        match (&self.output, &self.procs) {
+            (Output::Json(json), Some(procs)) if chain => {
+                json.event_with(ev, &self.clock, &mut self.buf, |out| {
+                    procs.write_chain_json(ev.pid, out);
+                });
+            }
+            (Output::Text(text), Some(procs)) if chain => {
+                text.exec(ev, &mut self.buf);
+                procs.write_chain_text(ev.pid, ev.ktime_ns, &mut self.buf);
+            }
+            (output, _) => output.event(ev, &self.clock, &mut self.buf),
+        }
+    }
+
+    fn in_subtree(&self, pid: u32) -> bool {
+        match (self.subtree, &self.procs) {
+            (Some(root), Some(procs)) => procs.in_subtree(root, pid),
+            _ => true,
+        }
+    }
+
+    /// Resolves reparenting that waited for the kernel to finish an exit.
+    fn settle(&mut self) {
+        if let Some(procs) = &mut self.procs {
+            procs.settle(clock::boottime_ns().unwrap_or(0), &mut self.reparents);
+        }
+        self.write_reparents();
+    }
+
+    fn write_reparents(&mut self) {
+        for r in std::mem::take(&mut self.reparents) {
+            if !self.in_subtree(r.pid) {
+                continue;
+            }
+            match &self.output {
+                Output::Json(json) => json.reparent(&r, &self.clock, &mut self.buf),
+                Output::Text(text) if self.chain || self.subtree.is_some() => {
+                    text.reparent(&r, &mut self.buf);
+                }
+                Output::Text(_) => {}
+            }
+        }
     }
 
     fn note_lost(&mut self, total: u64) {
@@ -83,6 +160,9 @@ impl Session {
         }
         let new = total - self.stats.lost;
         self.stats.lost = total;
+        if let Some(procs) = &mut self.procs {
+            procs.note_lost(total);
+        }
         warn!("{new} events lost: the ring buffer was full (a larger --buffer-size helps)");
         self.output.lost(new, &self.clock, &mut self.buf);
     }
@@ -133,7 +213,12 @@ pub async fn run(
         output,
         clock: Clock::now().context("cannot read the clocks")?,
         summary: opts.summary.then(Summary::default),
+        procs: opts.procs,
+        chain: opts.chain,
+        subtree: opts.subtree,
         stats: Stats::default(),
+        batch: Vec::new(),
+        reparents: Vec::new(),
         buf: Vec::with_capacity(1 << 16),
         // SAFETY: fd 1 stays open for the life of the process; ManuallyDrop never closes it.
         stdout: ManuallyDrop::new(unsafe { File::from_raw_fd(1) }),
@@ -147,7 +232,8 @@ pub async fn run(
     let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let deadline = tokio::time::sleep(opts.duration.unwrap_or(Duration::MAX / 4));
     tokio::pin!(deadline);
-    let mut lost_check = tokio::time::interval(Duration::from_millis(500));
+    // Also the pace at which reparenting that waits for the kernel is resolved.
+    let mut lost_check = tokio::time::interval(Duration::from_millis(100));
 
     loop {
         tokio::select! {
@@ -155,9 +241,10 @@ pub async fn run(
                 let mut guard = guard.context("cannot poll the ring buffer")?;
                 let ring = guard.get_inner_mut();
                 while let Some(record) = ring.next() {
-                    session.handle(&record);
+                    session.decode(&record);
                 }
                 guard.clear_ready();
+                session.handle_batch();
                 if session.flush().is_err() {
                     break;
                 }
@@ -174,6 +261,7 @@ pub async fn run(
             }
             _ = lost_check.tick() => {
                 session.note_lost(lost.total());
+                session.settle();
                 if session.flush().is_err() {
                     break;
                 }
@@ -188,10 +276,24 @@ pub async fn run(
     drop(ebpf);
     let mut ring = events.into_inner();
     while let Some(record) = ring.next() {
-        session.handle(&record);
+        session.decode(&record);
     }
+    session.handle_batch();
     session.note_lost(lost.total());
+    if opts.tree
+        && let (Some(procs), Output::Text(_)) = (&session.procs, &session.output)
+    {
+        procs.render_tree(&mut session.buf);
+    }
     let _ = session.flush();
+    if opts.tree
+        && let (Some(procs), Output::Json(_)) = (&session.procs, &session.output)
+    {
+        // stdout holds only JSON lines: the tree goes to stderr.
+        let mut tree = Vec::new();
+        procs.render_tree(&mut tree);
+        let _ = io::stderr().write_all(&tree);
+    }
     if let Some(summary) = &session.summary {
         eprintln!("{}", summary.render());
     }

@@ -1,4 +1,4 @@
-//! Debian packages the tests use, installed when their commands are missing.
+//! Debian packages the tests and the bench use, installed when missing.
 
 use std::process::Command;
 
@@ -12,6 +12,21 @@ pub fn ensure(wanted: &[(&str, &str)]) -> Result<(), String> {
         .filter(|(command, _)| !has_command(command))
         .map(|(_, package)| *package)
         .collect();
+    install(&missing)
+}
+
+/// Makes sure each package is installed, for packages that have no single command to look
+/// for (their tools live outside PATH, or share a name with another package's).
+pub fn ensure_packages(packages: &[&str]) -> Result<(), String> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|package| !is_installed(package))
+        .collect();
+    install(&missing)
+}
+
+fn install(missing: &[&str]) -> Result<(), String> {
     if missing.is_empty() {
         return Ok(());
     }
@@ -33,11 +48,16 @@ pub fn ensure(wanted: &[(&str, &str)]) -> Result<(), String> {
     let mut install = Command::new("apt-get");
     install
         .args(["install", "-y", "-q", "--no-install-recommends"])
-        .args(&missing);
+        .args(missing);
     quiet(&mut install);
     cmd::run(&mut install)
 }
 
 fn has_command(name: &str) -> bool {
     cmd::output(Command::new("sh").args(["-c", &format!("command -v {name}")])).is_some()
+}
+
+fn is_installed(package: &str) -> bool {
+    cmd::output(Command::new("dpkg-query").args(["-W", "-f=${db:Status-Status}", package]))
+        .is_some_and(|status| status.trim() == "installed")
 }

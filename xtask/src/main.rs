@@ -6,9 +6,11 @@
 //! that toolchain's own libLLVM (see `toolchain.rs`).
 
 mod apt;
+mod bench;
 mod cmd;
 mod test;
 mod toolchain;
+mod vm;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -21,6 +23,11 @@ commands:
   run [--release] [-- ARGS] build, then run tracer with ARGS (as root; sudo if needed)
   lint                      cargo fmt --check and clippy -D warnings, both sides
   test                      lint, then every unit and integration test (needs root)
+  vm-test [--kernel SERIES] boot Debian's 5.10, 6.1 and 6.12 cloud kernels (or one of them)
+                            in QEMU and check tracer's output there
+  bench [--quick] [--rounds N] [--count N]
+                            exec-heavy workload under tracer and other exec tracers; writes
+                            BENCHMARKS.md (needs root; --quick: one short round, no file)
 ";
 
 fn main() -> ExitCode {
@@ -31,6 +38,9 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("lint") => toolchain::ensure().and_then(|tc| test::lint(&tc)),
         Some("test") => test::all(&args[1..]),
+        Some("vm-test") => vm::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
+        Some("bench-workload") => bench::workload(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())

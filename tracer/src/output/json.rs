@@ -47,6 +47,7 @@ use super::{push_hex_byte, push_i64, push_u64, text::errno_name};
 use crate::{
     clock::{Clock, rfc3339},
     event::{Event, EventKind, Exec, Exit},
+    procs::Reparent,
 };
 
 /// The JSON name of each `tracer_common::flags` bit, in bit order.
@@ -71,6 +72,18 @@ impl JsonFormat {
 
     /// Writes one event as one line, ending in `\n`.
     pub fn event(&self, ev: &Event, clock: &Clock, out: &mut Vec<u8>) {
+        self.event_with(ev, clock, out, |_| {});
+    }
+
+    /// Like [`Self::event`], with more keys written by `extra` (each as `,"key":value`) at the
+    /// end of the object: the launch chain of `-c`.
+    pub fn event_with(
+        &self,
+        ev: &Event,
+        clock: &Clock,
+        out: &mut Vec<u8>,
+        extra: impl FnOnce(&mut Vec<u8>),
+    ) {
         match &ev.kind {
             EventKind::Exec(exec) => exec_fields(out, ev, exec, clock),
             EventKind::Fork(fork) => {
@@ -89,6 +102,17 @@ impl JsonFormat {
                 push_flags(out, ev.flags);
             }
         }
+        extra(out);
+        out.extend_from_slice(b"}\n");
+    }
+
+    /// Writes a `reparent` line: the kernel moved `pid` from `old_ppid`, which exited, to
+    /// `new_ppid`.
+    pub fn reparent(&self, r: &Reparent, clock: &Clock, out: &mut Vec<u8>) {
+        start(out, "reparent", r.ktime_ns, clock);
+        push_u64_field(out, "pid", r.pid.into());
+        push_u64_field(out, "old_ppid", r.old_ppid.into());
+        push_u64_field(out, "ppid", r.new_ppid.into());
         out.extend_from_slice(b"}\n");
     }
 
@@ -124,7 +148,7 @@ fn exec_fields(out: &mut Vec<u8>, ev: &Event, exec: &Exec, clock: &Clock) {
     process_fields(out, ev);
 
     push_bytes_field(out, "filename", "filename_hex", &exec.filename);
-    push_argv(out, &exec.argv);
+    push_argv(out, exec.argv.iter().map(Vec::as_slice));
     push_u64_field(out, "argv_size", exec.argv_size.into());
     push_flags(out, ev.flags);
     push_key(out, "retval");
@@ -155,13 +179,13 @@ fn exit_fields(out: &mut Vec<u8>, exit: &Exit) {
 }
 
 /// `,"name":`; every key but `type` follows another.
-fn push_key(out: &mut Vec<u8>, name: &str) {
+pub(crate) fn push_key(out: &mut Vec<u8>, name: &str) {
     out.extend_from_slice(b",\"");
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b"\":");
 }
 
-fn push_u64_field(out: &mut Vec<u8>, name: &str, value: u64) {
+pub(crate) fn push_u64_field(out: &mut Vec<u8>, name: &str, value: u64) {
     push_key(out, name);
     push_u64(out, value);
 }
@@ -184,7 +208,7 @@ fn push_flags(out: &mut Vec<u8>, bits: u32) {
 }
 
 /// A byte string under `name`, and its hex under `hex_name` when it is not UTF-8.
-fn push_bytes_field(out: &mut Vec<u8>, name: &str, hex_name: &str, bytes: &[u8]) {
+pub(crate) fn push_bytes_field(out: &mut Vec<u8>, name: &str, hex_name: &str, bytes: &[u8]) {
     push_key(out, name);
     if !push_bytes(out, bytes) {
         push_key(out, hex_name);
@@ -192,11 +216,12 @@ fn push_bytes_field(out: &mut Vec<u8>, name: &str, hex_name: &str, bytes: &[u8])
     }
 }
 
-fn push_argv(out: &mut Vec<u8>, argv: &[Vec<u8>]) {
+/// `"argv":[...]`, and `"argv_hex":[...]` when an argument is not UTF-8.
+pub(crate) fn push_argv<'a>(out: &mut Vec<u8>, argv: impl Iterator<Item = &'a [u8]> + Clone) {
     push_key(out, "argv");
     out.push(b'[');
     let mut all_exact = true;
-    for (i, arg) in argv.iter().enumerate() {
+    for (i, arg) in argv.clone().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -209,7 +234,7 @@ fn push_argv(out: &mut Vec<u8>, argv: &[Vec<u8>]) {
 
     push_key(out, "argv_hex");
     out.push(b'[');
-    for (i, arg) in argv.iter().enumerate() {
+    for (i, arg) in argv.enumerate() {
         if i > 0 {
             out.push(b',');
         }

@@ -16,8 +16,11 @@
 
 use tracer_common::flags;
 
-use super::{escape, push_i64, push_secs_micros, push_u64_right};
-use crate::event::{Event, EventKind};
+use super::{escape, push_i64, push_secs_micros, push_u64, push_u64_right};
+use crate::{
+    event::{Event, EventKind},
+    procs::Reparent,
+};
 
 /// How many arguments are shown unless told otherwise, as in perf-tools (`-a`).
 pub const DEFAULT_MAX_ARGS: usize = 8;
@@ -67,6 +70,25 @@ impl TextFormat {
         out.push(b' ');
         push_right(out, b"PPID", PID_WIDTH);
         out.extend_from_slice(b" ARGS\n");
+    }
+
+    /// Writes one line for a process the kernel reparented (shown with `-c` and `-p`): its
+    /// PID, its new parent in the PPID column, and the parent that exited.
+    pub fn reparent(&self, r: &Reparent, out: &mut Vec<u8>) {
+        if self.options.time {
+            let start = out.len();
+            push_secs_micros(out, r.ktime_ns);
+            pad_since(out, start, TIME_WIDTH);
+            out.push(b' ');
+        }
+        push_u64_right(out, u64::from(r.pid), PID_WIDTH);
+        out.push(b' ');
+        push_u64_right(out, u64::from(r.new_ppid), PID_WIDTH);
+        out.extend_from_slice(b" [reparent: parent ");
+        push_u64(out, u64::from(r.old_ppid));
+        out.extend_from_slice(b" exited, adopted by ");
+        push_u64(out, u64::from(r.new_ppid));
+        out.extend_from_slice(b"]\n");
     }
 
     /// Writes one line for an exec event, ending in `\n`. Other events are not shown in this
