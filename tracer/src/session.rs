@@ -283,7 +283,7 @@ pub async fn run(
     if opts.tree
         && let (Some(procs), Output::Text(_)) = (&session.procs, &session.output)
     {
-        procs.render_tree(&mut session.buf);
+        procs.render_tree(session.subtree, &mut session.buf);
     }
     let _ = session.flush();
     if opts.tree
@@ -291,7 +291,7 @@ pub async fn run(
     {
         // stdout holds only JSON lines: the tree goes to stderr.
         let mut tree = Vec::new();
-        procs.render_tree(&mut tree);
+        procs.render_tree(session.subtree, &mut tree);
         let _ = io::stderr().write_all(&tree);
     }
     if let Some(summary) = &session.summary {

@@ -91,6 +91,10 @@ fn trials() -> Vec<Trial> {
         missing_btf_file_is_one_line_naming_it,
         exec_storm_of_20000_is_reported_in_full_with_nothing_lost,
         sigint_during_an_exec_storm_detaches_cleanly,
+        shim_daemon_is_forked_by_the_launcher_process_and_adopted_by_the_subreaper,
+        daemon_that_execs_before_its_launcher_exits_is_adopted_after,
+        subtree_filter_keeps_a_daemon_adopted_outside_it,
+        tree_of_the_shim_workload_is_exact_once_pids_and_times_are_named,
     ]
 }
 
@@ -1211,6 +1215,226 @@ fn sigint_during_an_exec_storm_detaches_cleanly() -> TestResult {
     )
 }
 
+/// The pids a `shim` workload printed: (shim, spawning thread, launcher, daemon).
+fn shim_pids(lines: &[String]) -> Result<(u32, u32, u32, u32), Failed> {
+    Ok((
+        field(lines, "shim=")?,
+        field(lines, "tid=")?,
+        field(lines, "launcher=")?,
+        field(lines, "daemon=")?,
+    ))
+}
+
+fn chain_pids(ev: &Value) -> Vec<u64> {
+    ev["chain"]
+        .as_array()
+        .map(|links| links.iter().filter_map(|l| l["pid"].as_u64()).collect())
+        .unwrap_or_default()
+}
+
+fn shim_daemon_is_forked_by_the_launcher_process_and_adopted_by_the_subreaper() -> TestResult {
+    let tracer = Tracer::start(&["--json", "-c"])?;
+    let (_, out) = run_ok(workload("shim").arg("after"))?;
+    let (shim, tid, launcher, daemon) = shim_pids(&stdout_lines(&out))?;
+    ensure(tid != shim, "the spawning thread is the shim's main thread")?;
+
+    let exec = tracer.wait_event("the daemon's exec", daemon, |ev| {
+        ev["type"] == "exec" && ev["argv"] == json!(["echo", "daemon-after"])
+    })?;
+    let fork_l = tracer.wait_event("the launcher's fork", launcher, |ev| ev["type"] == "fork")?;
+    check_eq(
+        &fork_l["ppid"],
+        &json!(shim),
+        "launcher's parent (a process, not the thread)",
+    )?;
+    check_eq(&fork_l["caller_pid"], &json!(shim), "launcher's caller_pid")?;
+    check_eq(&fork_l["caller_tid"], &json!(tid), "launcher's caller_tid")?;
+    let fork_d = tracer.wait_event("the daemon's fork", daemon, |ev| ev["type"] == "fork")?;
+    check_eq(&fork_d["ppid"], &json!(launcher), "daemon's fork parent")?;
+    tracer.wait_event("the launcher's exit", launcher, |ev| ev["type"] == "exit")?;
+    let reparent = tracer.wait_event("the daemon's reparent", daemon, |ev| {
+        ev["type"] == "reparent"
+    })?;
+    check_eq(&reparent["old_ppid"], &json!(launcher), "reparent old_ppid")?;
+    check_eq(&reparent["ppid"], &json!(shim), "reparent new ppid")?;
+
+    check_eq(&exec["ppid"], &json!(shim), "daemon's ppid at exec")?;
+    let pids = chain_pids(&exec);
+    check_eq(
+        &pids.get(..4),
+        &Some(&[daemon, launcher, shim, test_pid()].map(u64::from)[..]),
+        "daemon's chain",
+    )?;
+    ensure(
+        exec["chain"][1]["exited_ns"].is_u64(),
+        format!(
+            "the launcher link is not marked exited: {}",
+            exec["chain"][1]
+        ),
+    )?;
+    check_eq(
+        &exec["chain"][0]["adopted_by"],
+        &json!(shim),
+        "daemon link adopted_by",
+    )?;
+
+    // Order: the fork that made a process comes before its exec.
+    let all = tracer.all_events()?;
+    let at = |pred: &dyn Fn(&Value) -> bool| all.iter().position(|e| pred(e));
+    let fork_at = at(&|e| e["type"] == "fork" && e["pid"] == daemon);
+    let exec_at = at(&|e| e["type"] == "exec" && e["pid"] == daemon);
+    ensure(
+        fork_at < exec_at,
+        format!("fork at {fork_at:?}, exec at {exec_at:?}"),
+    )?;
+    tracer.stop()?;
+    Ok(())
+}
+
+fn daemon_that_execs_before_its_launcher_exits_is_adopted_after() -> TestResult {
+    let tracer = Tracer::start(&["--json", "-c"])?;
+    let (_, out) = run_ok(workload("shim").arg("before"))?;
+    let (shim, _, launcher, daemon) = shim_pids(&stdout_lines(&out))?;
+
+    let last = tracer.wait_event("the daemon's second exec", daemon, |ev| {
+        ev["type"] == "exec" && ev["argv"] == json!(["/bin/echo", "daemon-before"])
+    })?;
+    let mine: Vec<Value> = tracer
+        .every_event_of(daemon)?
+        .into_iter()
+        .filter(|e| e["type"] != "fork")
+        .collect();
+    let kinds: Vec<(String, Value)> = mine
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap_or("?").to_string(),
+                e["ppid"].clone(),
+            )
+        })
+        .collect();
+    check_eq(
+        &kinds[..kinds.len().min(4)],
+        &[
+            ("exec".to_string(), json!(launcher)),
+            ("exec".to_string(), json!(launcher)),
+            ("reparent".to_string(), json!(shim)),
+            ("exec".to_string(), json!(shim)),
+        ][..],
+        "the daemon's events (its own start, sh, the adoption, echo) and ppids",
+    )?;
+    check_eq(
+        &chain_pids(&last).get(..4),
+        &Some(&[daemon, launcher, shim, test_pid()].map(u64::from)[..]),
+        "chain of the exec after the adoption",
+    )?;
+    tracer.stop()?;
+    Ok(())
+}
+
+/// Starts a `shim` workload that waits for a line on stdin before it spawns anything.
+fn waiting_shim(mode: &str) -> Result<Child, Failed> {
+    Ok(workload("shim")
+        .args([mode, "wait"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?)
+}
+
+fn go(shim: &mut Child) -> Result<Vec<String>, Failed> {
+    shim.stdin.take().ok_or("no stdin")?.write_all(b"go\n")?;
+    let mut out = String::new();
+    shim.stdout
+        .take()
+        .ok_or("no stdout")?
+        .read_to_string(&mut out)?;
+    shim.wait()?;
+    Ok(out.lines().map(str::to_string).collect())
+}
+
+fn subtree_filter_keeps_a_daemon_adopted_outside_it() -> TestResult {
+    let mut shim = waiting_shim("orphan")?;
+    let root = shim.id();
+    let tracer = Tracer::start(&["--json", "-p", &root.to_string()])?;
+    let (outsider, _) = run_ok(Command::new("/bin/echo").arg(unique("outside")))?;
+    let lines = go(&mut shim)?;
+    let (_, _, launcher, daemon) = shim_pids(&lines)?;
+
+    let exec = tracer.wait_event("the adopted daemon's exec", daemon, |ev| {
+        ev["type"] == "exec" && ev["argv"] == json!(["echo", "daemon-after"])
+    })?;
+    let reparent = tracer.wait_event("the daemon's reparent", daemon, |ev| {
+        ev["type"] == "reparent"
+    })?;
+    check_eq(&reparent["old_ppid"], &json!(launcher), "old parent")?;
+    check_eq(
+        &exec["ppid"],
+        &reparent["ppid"],
+        "the exec's ppid is the new parent",
+    )?;
+    ensure(
+        reparent["ppid"] != json!(root) && reparent["ppid"] != json!(launcher),
+        format!(
+            "the daemon should be adopted outside the subtree: {}",
+            reparent.raw
+        ),
+    )?;
+    check_eq(
+        &tracer.every_event_of(outsider)?,
+        &vec![],
+        "events of a process outside the subtree",
+    )?;
+    tracer.stop()?;
+    Ok(())
+}
+
+fn tree_of_the_shim_workload_is_exact_once_pids_and_times_are_named() -> TestResult {
+    let mut shim = waiting_shim("after")?;
+    let root = shim.id();
+    let tracer = Tracer::start(&["--tree", "-r", "-p", &root.to_string()])?;
+    let lines = go(&mut shim)?;
+    let (_, _, launcher, daemon) = shim_pids(&lines)?;
+    tracer.wait_line_where("the daemon's exec", daemon, |l| {
+        l.ends_with("echo daemon-after")
+    })?;
+    // Not `stop`: its check that every stdout line is an exec does not hold with a tree.
+    tracer.signal(libc::SIGINT);
+    let done = tracer.wait_exit()?;
+    check_eq(&done.status.code(), &Some(0), "tracer exit status")?;
+
+    let names = [(root, "S"), (launcher, "L"), (daemon, "D")];
+    let exe = regex::Regex::new(r"\S*/trace-[0-9a-f]+").map_err(|e| e.to_string())?;
+    let pid = regex::Regex::new(r"\b\d+\b").map_err(|e| e.to_string())?;
+    let secs = regex::Regex::new(r"\b\d+\.\d+s\b").map_err(|e| e.to_string())?;
+    let normal = |line: &str| -> String {
+        let line = exe.replace_all(line, "EXE");
+        let line = secs.replace_all(&line, "T");
+        pid.replace_all(&line, |c: &regex::Captures<'_>| {
+            names
+                .iter()
+                .find(|(p, _)| p.to_string() == c[0])
+                .map_or_else(|| c[0].to_string(), |(_, name)| (*name).to_string())
+        })
+        .into_owned()
+    };
+    let tree: Vec<String> = done
+        .stdout
+        .iter()
+        .skip_while(|l| !l.starts_with(&format!("{root} ")))
+        .map(|l| normal(l))
+        .collect();
+    check_eq(
+        &tree,
+        &vec![
+            "S EXE --workload shim after wait (exit 0)".to_string(),
+            "└─ L EXE --workload launcher after (exit 0, T)".to_string(),
+            "   └─ D EXE --workload daemon after → echo daemon-after (exit 0, T, adopted by S)"
+                .to_string(),
+        ],
+        "the tree, pids and times named",
+    )
+}
+
 #[derive(Default)]
 struct Stream {
     lines: Mutex<Vec<String>>,
@@ -1467,7 +1691,17 @@ impl Tracer {
     }
 
     /// Every JSON event of `pid` so far, in order.
+    /// The exec events (`exec` and `exec_failed`) of `pid`.
     fn events_of(&self, pid: u32) -> Result<Vec<Value>, Failed> {
+        Ok(self
+            .every_event_of(pid)?
+            .into_iter()
+            .filter(|e| e["type"].as_str().is_some_and(|t| t.starts_with("exec")))
+            .collect())
+    }
+
+    /// Every event of `pid`: execs, forks, exits, reparents.
+    fn every_event_of(&self, pid: u32) -> Result<Vec<Value>, Failed> {
         Ok(self
             .all_events()?
             .into_iter()
@@ -2002,6 +2236,9 @@ mod workload {
             "fail-exec" => fail_exec(&[c"prog", c"arg1"]),
             "empty-argv" => exec_true(&[]),
             "one-empty-arg" => exec_true(&[c""]),
+            "shim" => shim(),
+            "launcher" => launcher(),
+            "daemon" => daemon(),
             "fail-exec-many" => {
                 let args: Vec<_> = (0..200)
                     .map(|i| std::ffi::CString::new(format!("a{i}")).unwrap_or_default())
@@ -2014,6 +2251,96 @@ mod workload {
                 exit(64)
             }
         }
+    }
+
+    /// The third argument on, after `--workload NAME`.
+    fn arg(i: usize) -> String {
+        std::env::args().nth(3 + i).unwrap_or_default()
+    }
+
+    /// containerd's shim pattern. This process (S) marks itself a child subreaper (unless
+    /// the mode is `orphan`); one of its threads spawns a launcher L, which spawns the daemon
+    /// D and exits at once; D is adopted by S (or, for `orphan`, by init or whichever
+    /// subreaper is above). With `wait`, S first reads a line from stdin, so that a tracer can
+    /// be told to follow it. Prints `shim=S tid=T`; L prints `launcher=L daemon=D`.
+    fn shim() -> ! {
+        let mode = arg(0);
+        if mode != "orphan" {
+            // SAFETY: a plain prctl with integer arguments.
+            if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+                die("prctl(PR_SET_CHILD_SUBREAPER)");
+            }
+        }
+        if arg(1) == "wait" {
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
+        }
+        let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+        let spawner = thread::spawn(move || {
+            // SAFETY: gettid cannot fail.
+            let tid = unsafe { libc::gettid() };
+            let mut launcher = Command::new(exe)
+                .args(["--workload", "launcher", &mode])
+                .spawn()
+                .unwrap_or_else(|e| {
+                    eprintln!("spawn launcher: {e}");
+                    exit(70)
+                });
+            let _ = launcher.wait();
+            tid
+        });
+        let tid = spawner.join().unwrap_or_else(|_| exit(70));
+        say(&format!("shim={} tid={tid}", std::process::id()));
+        // Reap the adopted daemon.
+        // SAFETY: waitpid with a valid status pointer.
+        while unsafe { libc::waitpid(-1, ptr::null_mut(), 0) } > 0 {}
+        exit(0)
+    }
+
+    fn launcher() -> ! {
+        let mode = arg(0);
+        let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+        let daemon = Command::new(exe)
+            .args(["--workload", "daemon", &mode])
+            .spawn()
+            .unwrap_or_else(|e| {
+                eprintln!("spawn daemon: {e}");
+                exit(70)
+            });
+        say(&format!(
+            "launcher={} daemon={}",
+            std::process::id(),
+            daemon.id()
+        ));
+        if mode == "before" {
+            // Long enough for the daemon's first exec to come first.
+            thread::sleep(Duration::from_millis(300));
+        }
+        exit(0)
+    }
+
+    fn daemon() -> ! {
+        let mode = arg(0);
+        let envp = pointers(&[]);
+        if mode == "before" {
+            let argv = pointers(&[c"sh", c"-c", c"sleep 0.6; exec /bin/echo daemon-before"]);
+            // SAFETY: NUL-terminated arrays of valid strings.
+            unsafe { libc::execve(c"/bin/sh".as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+            die("execve /bin/sh");
+        }
+        // SAFETY: getppid cannot fail.
+        let launcher = unsafe { libc::getppid() };
+        for _ in 0..5000 {
+            // SAFETY: as above.
+            if unsafe { libc::getppid() } != launcher {
+                break;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+        let argv = pointers(&[c"echo", c"daemon-after"]);
+        // SAFETY: as above.
+        unsafe { libc::execve(c"/bin/echo".as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+        die("execve /bin/echo")
     }
 
     /// A NULL-terminated array of pointers to `args`, which must outlive it.

@@ -565,9 +565,12 @@ impl ProcessTable {
     /// root given to [`ProcessTable::follow`] this is one lookup; for any other, a walk up
     /// the original parents, which stops at an evicted ancestor.
     pub fn in_subtree(&self, root_pid: u32, pid: u32) -> bool {
-        let Some(proc) = self.find(pid) else {
-            return false;
-        };
+        self.find(pid)
+            .is_some_and(|proc| self.proc_in_subtree(root_pid, proc))
+    }
+
+    /// [`Self::in_subtree`] for a process of the table, live or exited.
+    fn proc_in_subtree(&self, root_pid: u32, proc: &Proc) -> bool {
         if let Some(index) = self.followed.iter().position(|&r| r == root_pid) {
             return proc.marks & (1 << index) != 0;
         }

@@ -140,7 +140,7 @@ fn chain_pids(table: &ProcessTable, pid: u32) -> Vec<u32> {
 
 fn tree(table: &ProcessTable) -> String {
     let mut out = Vec::new();
-    table.render_tree(&mut out);
+    table.render_tree(None, &mut out);
     String::from_utf8(out).unwrap()
 }
 

@@ -27,11 +27,18 @@ impl ProcessTable {
     /// processes seen: `running` or how it ended, its lifetime when its fork was traced, each
     /// adoption, `no exec` for a fork that never exec'd; for a process whose parent is not in
     /// the table, why.
-    pub fn render_tree(&self, out: &mut Vec<u8>) {
+    ///
+    /// With `subtree`, only that process's subtree ([`ProcessTable::in_subtree`]) is shown,
+    /// rooted at it.
+    pub fn render_tree(&self, subtree: Option<u32>, out: &mut Vec<u8>) {
         let mut included = HashSet::new();
-        for proc in self.procs.values().filter(|p| p.seen) {
+        let shown = |p: &&Proc| p.seen && subtree.is_none_or(|root| self.proc_in_subtree(root, p));
+        for proc in self.procs.values().filter(shown) {
             let mut id = proc.id;
             while included.insert(id) {
+                if subtree == Some(id.pid) {
+                    break;
+                }
                 match self.procs.get(&id).map(|p| p.orig_parent) {
                     Some(ParentRef::Known(parent)) if self.procs.contains_key(&parent) => {
                         id = parent;
@@ -76,7 +83,8 @@ impl ProcessTable {
                 open.push(!last);
             }
             if let Some(proc) = self.procs.get(&id) {
-                self.push_tree_line(out, proc, depth == 0);
+                // The root of `subtree` has a parent; it is only not shown.
+                self.push_tree_line(out, proc, depth == 0 && subtree != Some(id.pid));
             }
 
             if let Some(kids) = children.get(&id) {
