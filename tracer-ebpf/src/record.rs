@@ -53,6 +53,11 @@ pub fn current_header(kind: RecordKind) -> RecordHeader {
 /// Sends the first `len` bytes of `buf`, counting a loss when the ring buffer is full.
 #[inline(always)]
 pub fn send(buf: *const u8, len: usize) {
+    // LLVM can prove the check below never fails and drop it, but the verifiers of 5.10 and
+    // 6.1 lose the length's bounds on a path that cannot run and then reject the call: the
+    // volatile read keeps the check in the program.
+    // SAFETY: reads a local.
+    let len = unsafe { core::ptr::read_volatile(&len) };
     if len > RECORD_MAX {
         return;
     }

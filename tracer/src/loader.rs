@@ -142,6 +142,15 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         .map_err(|source| LoadError::Attach { name, source })?;
     debug!("attached raw tracepoint {name}");
 
+    // The ids let `bpftool map dump id N` check the kernel's own counts.
+    for (name, map) in ebpf.maps() {
+        if let aya::maps::Map::PerCpuArray(data) | aya::maps::Map::RingBuf(data) = map
+            && let Ok(info) = data.info()
+        {
+            debug!("map {name}: id {}", info.id());
+        }
+    }
+
     let events = ebpf
         .take_map(maps::EVENTS)
         .ok_or(LoadError::MissingMap(maps::EVENTS))?;

@@ -16,7 +16,7 @@ use std::{
     path::PathBuf,
     process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio},
     sync::{
-        Arc, Mutex,
+        Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
         atomic::{AtomicU32, Ordering},
     },
     thread::{self, JoinHandle},
@@ -91,6 +91,8 @@ fn trials() -> Vec<Trial> {
         missing_btf_file_is_one_line_naming_it,
         exec_storm_of_20000_is_reported_in_full_with_nothing_lost,
         sigint_during_an_exec_storm_detaches_cleanly,
+        fork_storm_reports_every_fork_exit_and_exec_with_nothing_lost,
+        lost_count_equals_the_kernels_own_count_exactly,
         shim_daemon_is_forked_by_the_launcher_process_and_adopted_by_the_subreaper,
         daemon_that_execs_before_its_launcher_exits_is_adopted_after,
         subtree_filter_keeps_a_daemon_adopted_outside_it,
@@ -98,10 +100,28 @@ fn trials() -> Vec<Trial> {
     ]
 }
 
+/// Tests that need the host to themselves: any exec of another test would disturb what they
+/// measure. They take [`EXCLUSIVE`] for writing; every other test takes it for reading.
+const ALONE: &[&str] = &["lost_count_equals_the_kernels_own_count_exactly"];
+
+static EXCLUSIVE: RwLock<()> = RwLock::new(());
+
+/// Held while a test runs.
+enum Turn {
+    Alone(#[expect(dead_code, reason = "held, never read")] RwLockWriteGuard<'static, ()>),
+    Shared(#[expect(dead_code, reason = "held, never read")] RwLockReadGuard<'static, ()>),
+}
+
 /// Every test needs root; without it, each fails saying so rather than being skipped.
 fn trial(name: &'static str, test: fn() -> TestResult) -> Trial {
     Trial::test(name, move || {
         require_root()?;
+        // A test that panicked poisons the lock; the next ones run all the same.
+        let _turn = if ALONE.contains(&name) {
+            Turn::Alone(EXCLUSIVE.write().unwrap_or_else(PoisonError::into_inner))
+        } else {
+            Turn::Shared(EXCLUSIVE.read().unwrap_or_else(PoisonError::into_inner))
+        };
         test()
     })
 }
@@ -1280,7 +1300,7 @@ fn shim_daemon_is_forked_by_the_launcher_process_and_adopted_by_the_subreaper() 
 
     // Order: the fork that made a process comes before its exec.
     let all = tracer.all_events()?;
-    let at = |pred: &dyn Fn(&Value) -> bool| all.iter().position(|e| pred(e));
+    let at = |pred: &dyn Fn(&Value) -> bool| all.iter().position(pred);
     let fork_at = at(&|e| e["type"] == "fork" && e["pid"] == daemon);
     let exec_at = at(&|e| e["type"] == "exec" && e["pid"] == daemon);
     ensure(
@@ -1433,6 +1453,121 @@ fn tree_of_the_shim_workload_is_exact_once_pids_and_times_are_named() -> TestRes
         ],
         "the tree, pids and times named",
     )
+}
+
+/// 5,000 subshells that fork and exit without exec, with an exec every 100: JSON shows
+/// each fork and exit, the text tracer every exec, and neither loses anything.
+fn fork_storm_reports_every_fork_exit_and_exec_with_nothing_lost() -> TestResult {
+    let text = Tracer::start(&[])?;
+    let json_tracer = Tracer::start(&["--json"])?;
+    let nonce = unique("forks");
+    let script = format!(
+        "i=0; while [ $i -lt 5000 ]; do i=$((i+1)); (:); \
+         if [ $((i % 100)) -eq 0 ]; then /bin/true {nonce} $i; fi; done"
+    );
+    let (sh, _) = run_ok(Command::new("/bin/sh").args(["-c", &script]))?;
+    let sentinel = sentinel()?;
+    text.wait_line_within("the sentinel", sentinel, Duration::from_secs(60))?;
+    json_tracer.wait_event_within("the sentinel", sentinel, is_exec, Duration::from_secs(60))?;
+    let text_done = text.stop()?;
+    let json_done = json_tracer.stop()?;
+
+    let execs = text_done
+        .stdout
+        .iter()
+        .filter(|l| {
+            let args: Vec<&str> = l.split_whitespace().skip(2).take(2).collect();
+            args == ["/bin/true", nonce.as_str()]
+        })
+        .count();
+    check_eq(&execs, &50, "execs of /bin/true seen in text")?;
+    let events: Vec<Value> = json_done
+        .stdout
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|e: &Value| e["ppid"] == sh)
+        .collect();
+    let forks = events.iter().filter(|e| e["type"] == "fork").count();
+    let exits = events.iter().filter(|e| e["type"] == "exit").count();
+    // Each iteration forks a subshell; each 100th forks /bin/true too.
+    check_eq(&forks, &5050, "forks by the shell")?;
+    check_eq(&exits, &5050, "exits of the shell's children")?;
+    Ok(())
+}
+
+/// With a 4 KiB ring buffer and an exec storm, records are lost; the count tracer reports
+/// (the JSON `lost` objects, and the stats line) is exactly the kernel's per-CPU counter,
+/// read independently with bpftool.
+fn lost_count_equals_the_kernels_own_count_exactly() -> TestResult {
+    ensure(
+        run_to_end(Command::new("bpftool").arg("version"))?
+            .status
+            .success(),
+        "bpftool is needed for this test (Debian package bpftool)",
+    )?;
+    let tracer = Tracer::start(&["--json", "--buffer-size", "4096", "-v"])?;
+    let id = tracer
+        .stderr
+        .snapshot()
+        .iter()
+        .find_map(|l| l.strip_prefix("[DEBUG] map LOST: id ").map(str::to_string))
+        .ok_or("no LOST map id on stderr at -v")?;
+
+    // A burst of execs whose 3000-byte argument leaves room for one record at a time.
+    let arg = "l".repeat(3000);
+    let mut children = Vec::new();
+    for _ in 0..200 {
+        children.push(
+            Command::new("/bin/true")
+                .arg(&arg)
+                .stdout(Stdio::null())
+                .spawn()?,
+        );
+    }
+    for mut child in children {
+        child.wait()?;
+    }
+    // Let the last lost count be noticed (tracer checks every 100 ms).
+    thread::sleep(Duration::from_millis(500));
+    let dump = run_to_end(Command::new("bpftool").args(["-j", "map", "dump", "id", &id]))?;
+    let dump: Value = serde_json::from_slice(&dump.stdout).map_err(|e| e.to_string())?;
+    let kernel: u64 = dump[0]["values"]
+        .as_array()
+        .ok_or("no per-CPU values in the bpftool dump")?
+        .iter()
+        .map(|v| {
+            v["value"]
+                .as_array()
+                .map(|bytes| {
+                    bytes.iter().rev().fold(0u64, |acc, b| {
+                        let b = b
+                            .as_str()
+                            .and_then(|h| u64::from_str_radix(&h[2..], 16).ok());
+                        acc << 8 | b.unwrap_or(0)
+                    })
+                })
+                .unwrap_or(0)
+        })
+        .sum();
+    ensure(
+        kernel > 0,
+        "a 4 KiB ring buffer lost nothing: the test proves nothing",
+    )?;
+
+    // Nothing is lost once the storm is over: a quiet host fits in 4 KiB.
+    tracer.signal(libc::SIGINT);
+    let done = tracer.wait_exit()?;
+    check_eq(&done.status.code(), &Some(0), "tracer exit status")?;
+    let reported: u64 = done
+        .stdout
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["type"] == "lost")
+        .filter_map(|e| e["count"].as_u64())
+        .sum();
+    let stats = done.stats.as_ref().ok_or("no stats line")?;
+    check_eq(&reported, &kernel, "lost in JSON vs the kernel's counter")?;
+    check_eq(&stats.lost, &reported, "stats lost vs JSON lost objects")
 }
 
 #[derive(Default)]

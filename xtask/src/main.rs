@@ -22,7 +22,7 @@ commands:
   build [--release]         build tracer with its eBPF object embedded
   run [--release] [-- ARGS] build, then run tracer with ARGS (as root; sudo if needed)
   lint                      cargo fmt --check and clippy -D warnings, both sides
-  test                      lint, then every unit and integration test (needs root)
+  test                      lint, every unit and integration test, then vm-test (as root)
   vm-test [--kernel SERIES] boot Debian's 5.10, 6.1 and 6.12 cloud kernels (or one of them)
                             in QEMU and check tracer's output there
   bench [--quick] [--rounds N] [--count N]

@@ -2,8 +2,9 @@
 
 use crate::{apt, cmd, toolchain};
 
-/// Packages the integration tests call: `jq` checks the JSON output with the real tool.
-const TEST_PACKAGES: &[(&str, &str)] = &[("jq", "jq")];
+/// Packages the integration tests call: `jq` checks the JSON output with the real tool, and
+/// `bpftool` reads the kernel's own lost-record counter.
+const TEST_PACKAGES: &[(&str, &str)] = &[("jq", "jq"), ("bpftool", "bpftool")];
 
 pub fn lint(tc: &toolchain::Toolchain) -> Result<(), String> {
     cmd::run(tc.cargo().args(["fmt", "--all", "--", "--check"]))?;

@@ -10,8 +10,8 @@
 //! xtask then checks the exact PIDs, argv and errno against those the workload recorded.
 //!
 //! Kernels come from the Debian archive that the host's own apt sources name, through a
-//! private apt configuration under `target/vm-cache/apt/<suite>`: the host's package lists
-//! and state are left alone. The newest image of a suite is the one its
+//! private apt configuration under `target/vm-cache/apt/<suite>` (removed once the kernel is
+//! cached): the host's package lists and state are left alone. The newest image of a suite is the one its
 //! `linux-image-cloud-amd64` metapackage depends on. Only its `vmlinuz` is kept, in
 //! `target/vm-cache/kernels/<series>`, and a cached kernel is used as it is: delete that
 //! folder to fetch a newer one. Debian's cloud kernels have what the test needs built in (the
@@ -283,7 +283,8 @@ fn kernel_image(
         Some(archive) => archive,
         None => archive.insert(host_archive()?),
     };
-    let apt = PrivateApt::new(&cache.join("apt").join(kernel.suite), kernel.suite, archive)?;
+    let apt_dir = cache.join("apt").join(kernel.suite);
+    let apt = PrivateApt::new(&apt_dir, kernel.suite, archive)?;
     eprintln!(
         "xtask: vm-test {}: fetching the {} package list from {}",
         kernel.series, kernel.suite, archive.uri
@@ -320,7 +321,9 @@ fn kernel_image(
     write_file(&package_file, format!("{package}\n").as_bytes())?;
     fs::rename(&partial, &vmlinuz)
         .map_err(|e| format!("cannot rename {}: {e}", partial.display()))?;
+    // The package lists are only needed again to fetch a newer kernel, which updates them.
     let _ = fs::remove_dir_all(&download);
+    let _ = fs::remove_dir_all(&apt_dir);
     Ok(KernelImage { vmlinuz, package })
 }
 
@@ -478,7 +481,8 @@ fn deb822_stanzas(text: &str) -> Vec<Vec<(String, String)>> {
 }
 
 /// apt with its own sources, lists and cache under one folder: it neither reads nor changes
-/// the host's package lists.
+/// the host's package lists. The host's `apt.conf.d` still applies, so a proxy set there is
+/// used.
 struct PrivateApt {
     dir: PathBuf,
 }
@@ -566,7 +570,9 @@ impl PrivateApt {
 // The initramfs.
 
 /// An uncompressed newc archive (the kernel unpacks it as is) with busybox, tracer, their
-/// shared libraries at the paths `ldd` gives, `/init` and the workload.
+/// shared libraries at the paths `ldd` gives, `/init` and the workload. tracer is the release
+/// binary as built, linked to glibc, rather than a static build: the VM runs the very binary
+/// the host does, and no other target has to be installed.
 fn initramfs_image(tracer: &Path) -> Result<Vec<u8>, String> {
     let busybox = cmd::output(Command::new("sh").args(["-c", "command -v busybox"]))
         .map(|p| PathBuf::from(p.trim()))
@@ -902,8 +908,9 @@ struct Pids {
     reexec: i64,
 }
 
-/// The `--json -x` output: every line is an exec object, and the workload's execs carry
-/// exactly the PIDs, argv and errors it recorded, re-execs included (JSON always has them).
+/// The `--json -x` output: every line is an object of a known type, nothing was lost, and the
+/// workload's forks, execs and exits carry exactly the PIDs, argv and errors it recorded,
+/// re-execs included (JSON always has them).
 fn check_json(lines: &[String], pids: Pids, failures: &mut Vec<String>) {
     use Expected::{Absent, Int, Str, Strings};
 
@@ -928,18 +935,21 @@ fn check_json(lines: &[String], pids: Pids, failures: &mut Vec<String>) {
             ));
         }
         match value.get("type").and_then(json::Value::as_str) {
-            Some("exec" | "exec_failed") => events.push(value),
+            Some("exec" | "exec_failed" | "fork" | "exit" | "reparent") => events.push(value),
             Some("lost") => failures.push(format!("JSON: tracer lost events: {line}")),
             _ => failures.push(format!("JSON line {n} has an unknown type: {line}")),
         }
     }
-    let find = |kind: &str, pid: i64, argv0: &str| {
+    // The event of `kind` for `pid`; for an exec, the one whose argv starts with `argv0`.
+    let find = |kind: &str, pid: i64, argv0: Option<&str>| {
         events.iter().find(|e| {
             e.get("type").and_then(json::Value::as_str) == Some(kind)
                 && e.get("pid").and_then(json::Value::as_i64) == Some(pid)
-                && e.get("argv")
-                    .and_then(json::Value::as_strings)
-                    .is_some_and(|argv| argv.first() == Some(&argv0))
+                && argv0.is_none_or(|argv0| {
+                    e.get("argv")
+                        .and_then(json::Value::as_strings)
+                        .is_some_and(|argv| argv.first() == Some(&argv0))
+                })
         })
     };
 
@@ -974,7 +984,7 @@ fn check_json(lines: &[String], pids: Pids, failures: &mut Vec<String>) {
     } = pids;
     expect(
         "exec of the workload script",
-        find("exec", workload, "/bin/sh"),
+        find("exec", workload, Some("/bin/sh")),
         &[
             ("ppid", Int(1)),
             ("comm", Str("sh")),
@@ -984,8 +994,30 @@ fn check_json(lines: &[String], pids: Pids, failures: &mut Vec<String>) {
         ],
     );
     expect(
+        "fork of the workload script",
+        find("fork", workload, None),
+        &[
+            ("ppid", Int(1)),
+            ("caller_pid", Int(1)),
+            ("caller_tid", Int(1)),
+        ],
+    );
+    // The child is a copy of the shell until it execs.
+    expect(
+        "fork of the echo",
+        find("fork", echo, None),
+        &[
+            ("ppid", Int(workload)),
+            ("uid", Int(0)),
+            ("comm", Str("sh")),
+            ("caller_pid", Int(workload)),
+            ("caller_tid", Int(workload)),
+            ("flags", Strings(&[])),
+        ],
+    );
+    expect(
         "exec of /bin/echo \"hello world\" x",
-        find("exec", echo, "/bin/echo"),
+        find("exec", echo, Some("/bin/echo")),
         &[
             ("tid", Absent),
             ("ppid", Int(workload)),
@@ -1000,8 +1032,20 @@ fn check_json(lines: &[String], pids: Pids, failures: &mut Vec<String>) {
         ],
     );
     expect(
+        "exit of the echo",
+        find("exit", echo, None),
+        &[
+            ("ppid", Int(workload)),
+            ("comm", Str("echo")),
+            ("exit_code", Int(0)),
+            ("signal", Absent),
+            ("core_dumped", Absent),
+            ("flags", Strings(&[])),
+        ],
+    );
+    expect(
         "exec of /bin/echo a b c d e",
-        find("exec", many, "/bin/echo"),
+        find("exec", many, Some("/bin/echo")),
         &[
             ("ppid", Int(workload)),
             ("argv", Strings(&["/bin/echo", "a", "b", "c", "d", "e"])),
@@ -1012,7 +1056,7 @@ fn check_json(lines: &[String], pids: Pids, failures: &mut Vec<String>) {
     // A failed exec leaves the caller as it was: the shell's child, still named sh.
     expect(
         "failed exec of /nonexistent/cmd",
-        find("exec_failed", missing, "/nonexistent/cmd"),
+        find("exec_failed", missing, Some("/nonexistent/cmd")),
         &[
             ("ppid", Int(workload)),
             ("comm", Str("sh")),
@@ -1024,9 +1068,19 @@ fn check_json(lines: &[String], pids: Pids, failures: &mut Vec<String>) {
             ("errno", Str("ENOENT")),
         ],
     );
+    // ash's child exits with 127 when the command is not found.
+    expect(
+        "exit of the failed exec's process",
+        find("exit", missing, None),
+        &[
+            ("ppid", Int(workload)),
+            ("comm", Str("sh")),
+            ("exit_code", Int(127)),
+        ],
+    );
     expect(
         "exec of sh -c 'exec /bin/echo re-exec'",
-        find("exec", reexec, "/bin/sh"),
+        find("exec", reexec, Some("/bin/sh")),
         &[
             ("ppid", Int(workload)),
             (
@@ -1037,7 +1091,7 @@ fn check_json(lines: &[String], pids: Pids, failures: &mut Vec<String>) {
     );
     expect(
         "re-exec of /bin/echo re-exec",
-        find("exec", reexec, "/bin/echo"),
+        find("exec", reexec, Some("/bin/echo")),
         &[
             ("ppid", Int(workload)),
             ("comm", Str("echo")),
@@ -1140,24 +1194,21 @@ fn last_line(lines: &[String]) -> Option<&str> {
     lines.iter().rev().map(|l| l.trim()).find(|l| !l.is_empty())
 }
 
-/// Lines of a section shown on failure; the rest stays in `results.log`.
-const SHOWN_HEAD: usize = 15;
-const SHOWN_TAIL: usize = 45;
-
-/// Shows what explains a failure: every check that failed, tracer's stderr, its `-vv` run and
-/// the kernel's log when `/init` made them (the start and end of each: the verifier's verdict
-/// is at the end of its log), else the end of the console.
+/// Shows what explains a failure: the checks that failed after the first (which the FAIL line
+/// gave), tracer's stderr, its `-vv` run and the end of the kernel's log when `/init` made
+/// them, else the end of the console. Long sections are cut in the middle (the verifier's
+/// verdict is at the end of its log); `results.log` has them whole.
 fn print_failure(vm: &Vm, failures: &[String], dir: &Path) {
-    for failure in failures {
+    for failure in failures.iter().skip(1) {
         println!("  - {failure}");
     }
     let mut shown = false;
-    for name in [
-        "JSON-STDERR",
-        "TEXT-STDERR",
-        "WORKLOAD-STDERR",
-        "TRACER-VV",
-        "DMESG",
+    for (name, head, tail) in [
+        ("JSON-STDERR", 15, 45),
+        ("TEXT-STDERR", 15, 45),
+        ("WORKLOAD-STDERR", 15, 45),
+        ("TRACER-VV", 15, 45),
+        ("DMESG", 0, 20),
     ] {
         let Some(lines) = vm.sections.get(name).filter(|l| !l.is_empty()) else {
             continue;
@@ -1168,11 +1219,11 @@ fn print_failure(vm: &Vm, failures: &[String], dir: &Path) {
         }
         shown = true;
         println!("  --- {name} ---");
-        print_head_and_tail(lines.iter().map(String::as_str));
+        print_cut(lines.iter().map(String::as_str), head, tail);
     }
     if !shown {
         println!("  --- console ---");
-        print_head_and_tail(vm.console.lines().map(|l| l.trim_end_matches('\r')));
+        print_cut(vm.console.lines().map(|l| l.trim_end_matches('\r')), 0, 40);
     }
     println!(
         "  (console, results and QEMU's log are in {})",
@@ -1180,22 +1231,20 @@ fn print_failure(vm: &Vm, failures: &[String], dir: &Path) {
     );
 }
 
-fn print_head_and_tail<'a>(lines: impl Iterator<Item = &'a str>) {
+/// Prints `lines`, or only the first `head` and the last `tail` of them.
+fn print_cut<'a>(lines: impl Iterator<Item = &'a str>, head: usize, tail: usize) {
     let lines: Vec<&str> = lines.collect();
-    if lines.len() <= SHOWN_HEAD + SHOWN_TAIL {
+    if lines.len() <= head + tail {
         for line in &lines {
             println!("  {line}");
         }
         return;
     }
-    for line in &lines[..SHOWN_HEAD] {
+    for line in &lines[..head] {
         println!("  {line}");
     }
-    println!(
-        "  [... {} lines, in results.log ...]",
-        lines.len() - SHOWN_HEAD - SHOWN_TAIL
-    );
-    for line in &lines[lines.len() - SHOWN_TAIL..] {
+    println!("  [... {} more lines ...]", lines.len() - head - tail);
+    for line in &lines[lines.len() - tail..] {
         println!("  {line}");
     }
 }

@@ -62,8 +62,11 @@ pub fn find_or_mount() -> Result<PathBuf, LayoutError> {
     }
 
     log::debug!("tracefs is not mounted; mounting it at {TRACEFS_ROOT}");
-    mount_tracefs(Path::new(TRACEFS_ROOT))?;
-    Ok(PathBuf::from(TRACEFS_ROOT))
+    match mount_tracefs(Path::new(TRACEFS_ROOT)) {
+        Ok(()) => Ok(PathBuf::from(TRACEFS_ROOT)),
+        // Another tracer started at the same moment may have mounted it first.
+        Err(e) => find(&candidates).ok_or(e),
+    }
 }
 
 /// The first candidate that has an `events` directory, the sign of a mounted tracefs.
