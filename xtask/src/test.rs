@@ -39,5 +39,6 @@ pub fn all(args: &[String]) -> Result<(), String> {
         tc.cargo()
             .args(["test", "--workspace", "--exclude", "tracer-ebpf"]),
     )?;
-    Ok(())
+    // The release binary alone, on the kernels users have.
+    crate::vm::run(&[])
 }
