@@ -102,7 +102,7 @@ pub struct Cli {
     pub summary: bool,
 
     /// Size of the kernel's ring buffer: a power of two, at least 4096 (K and M suffixes).
-    #[arg(long = "buffer-size", value_name = "BYTES", default_value = "16M",
+    #[arg(long = "buffer-size", value_name = "BYTES", default_value = "8M",
           value_parser = parse_buffer_size)]
     pub buffer_size: u32,
 

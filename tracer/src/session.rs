@@ -10,6 +10,7 @@ use std::{
 };
 
 use anyhow::Context;
+use aya::maps::{MapData, RingBuf};
 use log::warn;
 use tokio::{
     io::{Interest, unix::AsyncFd},
@@ -38,6 +39,12 @@ pub struct SessionOptions {
     /// The process table, when chains, subtrees, the tree or JSON reparent events need it.
     pub procs: Option<ProcessTable>,
 }
+
+/// Records decoded and put in order before they are handled.
+const BATCH: usize = 4096;
+
+/// Output written at once during a long drain.
+const OUTPUT_CHUNK: usize = 256 * 1024;
 
 /// What a session saw, reported on stderr at the end.
 #[derive(Debug, Default)]
@@ -82,6 +89,24 @@ impl Session {
                 warn!("skipping a malformed record: {e}");
             }
         }
+    }
+
+    /// Reads every record the ring buffer holds, handles them, and writes the output.
+    /// Memory stays bounded whatever the backlog: records are handled [`BATCH`] at a time and
+    /// the output is written whenever [`OUTPUT_CHUNK`] bytes are waiting.
+    fn drain(&mut self, ring: &mut RingBuf<MapData>) -> Result<(), Closed> {
+        while let Some(record) = ring.next() {
+            self.decode(&record);
+            drop(record);
+            if self.batch.len() == BATCH {
+                self.handle_batch();
+                if self.buf.len() >= OUTPUT_CHUNK {
+                    self.flush()?;
+                }
+            }
+        }
+        self.handle_batch();
+        self.flush()
     }
 
     /// Handles the decoded batch in kernel-time order.
@@ -239,13 +264,9 @@ pub async fn run(
         tokio::select! {
             guard = events.readable_mut() => {
                 let mut guard = guard.context("cannot poll the ring buffer")?;
-                let ring = guard.get_inner_mut();
-                while let Some(record) = ring.next() {
-                    session.decode(&record);
-                }
+                let closed = session.drain(guard.get_inner_mut()).is_err();
                 guard.clear_ready();
-                session.handle_batch();
-                if session.flush().is_err() {
+                if closed {
                     break;
                 }
             }
@@ -275,10 +296,7 @@ pub async fn run(
     // Detach first, so that nothing arrives after the final drain.
     drop(ebpf);
     let mut ring = events.into_inner();
-    while let Some(record) = ring.next() {
-        session.decode(&record);
-    }
-    session.handle_batch();
+    let _ = session.drain(&mut ring);
     session.note_lost(lost.total());
     if opts.tree
         && let (Some(procs), Output::Text(_)) = (&session.procs, &session.output)

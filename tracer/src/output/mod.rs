@@ -74,7 +74,7 @@ pub(crate) fn push_hex_byte(out: &mut Vec<u8>, byte: u8) {
 }
 
 /// Writes the decimal digits of `n` into the end of `buf` and returns them.
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut start = buf.len();
     loop {
         start -= 1;

@@ -75,16 +75,8 @@ impl TextFormat {
     /// Writes one line for a process the kernel reparented (shown with `-c` and `-p`): its
     /// PID, its new parent in the PPID column, and the parent that exited.
     pub fn reparent(&self, r: &Reparent, out: &mut Vec<u8>) {
-        if self.options.time {
-            let start = out.len();
-            push_secs_micros(out, r.ktime_ns);
-            pad_since(out, start, TIME_WIDTH);
-            out.push(b' ');
-        }
-        push_u64_right(out, u64::from(r.pid), PID_WIDTH);
-        out.push(b' ');
-        push_u64_right(out, u64::from(r.new_ppid), PID_WIDTH);
-        out.extend_from_slice(b" [reparent: parent ");
+        self.columns(r.ktime_ns, r.pid, r.new_ppid, out);
+        out.extend_from_slice(b"[reparent: parent ");
         push_u64(out, u64::from(r.old_ppid));
         out.extend_from_slice(b" exited, adopted by ");
         push_u64(out, u64::from(r.new_ppid));
@@ -98,16 +90,7 @@ impl TextFormat {
             return;
         };
 
-        if self.options.time {
-            let start = out.len();
-            push_secs_micros(out, ev.ktime_ns);
-            pad_since(out, start, TIME_WIDTH);
-            out.push(b' ');
-        }
-        push_u64_right(out, u64::from(ev.pid), PID_WIDTH);
-        out.push(b' ');
-        push_u64_right(out, u64::from(ev.ppid), PID_WIDTH);
-        out.push(b' ');
+        self.columns(ev.ktime_ns, ev.pid, ev.ppid, out);
 
         if ev.flags & flags::ARGV_UNREADABLE != 0 {
             out.extend_from_slice(b"[argv unreadable]");
@@ -126,6 +109,20 @@ impl TextFormat {
             out.push(b']');
         }
         out.push(b'\n');
+    }
+
+    /// TIMEs (with `-t`), PID and PPID, each followed by a space.
+    fn columns(&self, ktime_ns: u64, pid: u32, ppid: u32, out: &mut Vec<u8>) {
+        if self.options.time {
+            let start = out.len();
+            push_secs_micros(out, ktime_ns);
+            pad_since(out, start, TIME_WIDTH);
+            out.push(b' ');
+        }
+        push_u64_right(out, u64::from(pid), PID_WIDTH);
+        out.push(b' ');
+        push_u64_right(out, u64::from(ppid), PID_WIDTH);
+        out.push(b' ');
     }
 
     fn args(&self, ev: &Event, argv: &[Vec<u8>], filename: &[u8], out: &mut Vec<u8>) {

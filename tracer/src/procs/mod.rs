@@ -26,9 +26,11 @@
 //! # Limits
 //!
 //! - Exited processes are kept in a FIFO of a size chosen by the caller
-//!   ([`DEFAULT_EXITED_CAPACITY`] by default); an older exited process is forgotten even when a
-//!   live process still descends from it, and chains then end in "parent unknown: evicted".
-//!   Subtree membership ([`ProcessTable::follow`]) is recorded per process, so it survives
+//!   ([`DEFAULT_EXITED_CAPACITY`] by default), except those that running processes descend
+//!   from (by original parentage): those stay until the last such descendant exits, so a live
+//!   process's chain never loses a link to eviction, however fast other processes come and go.
+//!   The table is therefore bounded by the capacity plus the ancestors of running processes.
+//!   A chain through an evicted process ends in "parent unknown: evicted". Subtree membership ([`ProcessTable::follow`]) is recorded per process, so it survives
 //!   evictions.
 //! - For a process that predates the trace, the "original" parent is its parent at start-up;
 //!   the one that forked it may have died before. Likewise for a process whose fork event was
@@ -351,6 +353,11 @@ struct Proc {
     seen: bool,
     /// Bit i: descends by original parentage from `ProcessTable::followed[i]`.
     marks: u64,
+    /// Processes this one forked that are running or themselves pinned: while any is, this
+    /// one stays in the table even when exited, so that their chains stay whole.
+    pins: u32,
+    /// Exited, pinned, and so out of the FIFO of exited processes until its last pin goes.
+    held: bool,
 }
 
 impl Proc {
@@ -370,7 +377,14 @@ impl Proc {
             slot: 0,
             seen: false,
             marks: 0,
+            pins: 0,
+            held: false,
         }
+    }
+
+    /// Whether this process keeps its original parent in the table.
+    fn pins_parent(&self) -> bool {
+        self.state == State::Running || self.pins > 0
     }
 }
 
@@ -623,10 +637,53 @@ impl ProcessTable {
         let id = proc.id;
         let parent = proc.parent;
         proc.marks |= self.marks_of(proc.orig_parent);
+        let orig_parent = proc.orig_parent;
         self.procs.insert(id, proc);
         self.live.insert(id.pid, id);
         self.link_child(parent, id);
+        self.pin(orig_parent);
         id
+    }
+
+    /// Changes the original parent of `id`, moving its pin.
+    fn set_orig_parent(&mut self, id: ProcId, new: ParentRef) {
+        let Some(proc) = self.procs.get_mut(&id) else {
+            return;
+        };
+        let old = std::mem::replace(&mut proc.orig_parent, new);
+        if proc.pins_parent() {
+            self.unpin(old);
+            self.pin(new);
+        }
+    }
+
+    fn pin(&mut self, parent: ParentRef) {
+        if let ParentRef::Known(id) = parent
+            && let Some(proc) = self.procs.get_mut(&id)
+        {
+            proc.pins += 1;
+        }
+    }
+
+    /// Takes one pin off `parent`; an exited parent left without pins goes back in the FIFO
+    /// of exited processes, and no longer pins its own parent.
+    fn unpin(&mut self, mut parent: ParentRef) {
+        for _ in 0..CHAIN_MAX {
+            let ParentRef::Known(id) = parent else {
+                return;
+            };
+            let Some(proc) = self.procs.get_mut(&id) else {
+                return;
+            };
+            proc.pins = proc.pins.saturating_sub(1);
+            if proc.pins_parent() {
+                return;
+            }
+            if std::mem::take(&mut proc.held) {
+                self.exited.push_back(id);
+            }
+            parent = proc.orig_parent;
+        }
     }
 
     fn on_fork(&mut self, ev: &Event, caller_pid: u32) {
@@ -642,9 +699,9 @@ impl ProcessTable {
                 let parent = ppid.map_or(ParentRef::Unknown, |p| self.parent_ref(p));
                 if let Some(proc) = self.procs.get_mut(&old) {
                     proc.origin = Origin::Fork;
-                    proc.orig_parent = parent;
                     proc.seen = true;
                 }
+                self.set_orig_parent(old, parent);
                 return;
             }
             // The kernel reuses a pid only once its process is gone.
@@ -717,10 +774,12 @@ impl ProcessTable {
         if current == ParentRef::Unknown {
             // Not a change: the first time the parent is known.
             self.set_parent(id, current, new, ktime_ns);
-            if let Some(proc) = self.procs.get_mut(&id)
-                && proc.orig_parent == ParentRef::Unknown
+            if self
+                .procs
+                .get(&id)
+                .is_some_and(|p| p.orig_parent == ParentRef::Unknown)
             {
-                proc.orig_parent = new;
+                self.set_orig_parent(id, new);
             }
             return;
         }
@@ -877,8 +936,10 @@ impl ProcessTable {
         let Some(proc) = self.procs.get_mut(&id) else {
             return;
         };
+        let was_running = proc.state == State::Running;
         proc.state = state;
         let parent = proc.parent;
+        let unpinned = (was_running && proc.pins == 0).then_some(proc.orig_parent);
         if self.live.get(&id.pid) == Some(&id) {
             self.live.remove(&id.pid);
         }
@@ -889,10 +950,20 @@ impl ProcessTable {
 
         self.exited.push_back(id);
         self.exited_by_pid.insert(id.pid, id);
+        if let Some(orig_parent) = unpinned {
+            self.unpin(orig_parent);
+        }
         while self.exited.len() > self.exited_capacity {
             let Some(old) = self.exited.pop_front() else {
                 break;
             };
+            if let Some(proc) = self.procs.get_mut(&old)
+                && proc.pins > 0
+            {
+                // An ancestor of running processes: kept until they are gone.
+                proc.held = true;
+                continue;
+            }
             self.procs.remove(&old);
             if self.exited_by_pid.get(&old.pid) == Some(&old) {
                 self.exited_by_pid.remove(&old.pid);

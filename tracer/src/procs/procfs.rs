@@ -117,9 +117,7 @@ impl ProcessTable {
         for &(id, ppid) in &added {
             let parent = self.parent_ref(ppid);
             self.set_parent(id, ParentRef::Unknown, parent, as_of_ns);
-            if let Some(proc) = self.procs.get_mut(&id) {
-                proc.orig_parent = parent;
-            }
+            self.set_orig_parent(id, parent);
         }
         Ok(added.len())
     }
@@ -131,7 +129,7 @@ impl ProcessTable {
             return ProcParent::Gone;
         };
         let mut path = self.proc_root.clone();
-        path.push(itoa(child.pid, &mut [0; 10]));
+        path.push(itoa(child.pid, &mut [0; 20]));
         path.push("stat");
         self.stat_buf.clear();
         if let Err(e) = File::open(&path).and_then(|mut f| f.read_to_end(&mut self.stat_buf)) {
@@ -154,18 +152,9 @@ impl ProcessTable {
 }
 
 /// `n` in decimal, as a path component.
-fn itoa(mut n: u32, buf: &mut [u8; 10]) -> &str {
-    let mut start = buf.len();
-    loop {
-        start -= 1;
-        buf[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written.
-    std::str::from_utf8(&buf[start..]).unwrap_or("0")
+fn itoa(n: u32, buf: &mut [u8; 20]) -> &str {
+    // Only ASCII digits are written.
+    std::str::from_utf8(crate::output::decimal(n.into(), buf)).unwrap_or("0")
 }
 
 #[cfg(test)]
@@ -196,8 +185,8 @@ mod tests {
 
     #[test]
     fn pid_is_written_in_decimal_for_paths() {
-        assert_eq!(itoa(0, &mut [0; 10]), "0");
-        assert_eq!(itoa(4_194_304, &mut [0; 10]), "4194304");
-        assert_eq!(itoa(u32::MAX, &mut [0; 10]), "4294967295");
+        assert_eq!(itoa(0, &mut [0; 20]), "0");
+        assert_eq!(itoa(4_194_304, &mut [0; 20]), "4194304");
+        assert_eq!(itoa(u32::MAX, &mut [0; 20]), "4294967295");
     }
 }

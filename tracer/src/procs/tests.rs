@@ -604,7 +604,7 @@ fn unknown_parent_without_lost_events_says_only_parent_unknown() {
 }
 
 #[test]
-fn evicted_ancestor_shows_as_parent_unknown_evicted() {
+fn exited_ancestor_of_a_running_process_is_never_evicted_and_then_is() {
     let fake = host();
     let mut table = table(&fake, 2);
     apply(&mut table, &shim_start());
@@ -616,24 +616,30 @@ fn evicted_ancestor_shows_as_parent_unknown_evicted() {
         &["containerd-shim"],
     );
     apply(&mut table, &[exit(ms(10_010), 200, 100, 0)]);
-    assert_eq!(chain_pids(&table, 201), [201, 200, 100, 1]);
+    let churn = |table: &mut ProcessTable, first: u32| {
+        for pid in first..first + 10 {
+            let t = ms(11_000 + u64::from(pid));
+            apply(
+                table,
+                &[fork(t, pid, 100, 100, "tester"), exit(t + 1, pid, 100, 0)],
+            );
+        }
+    };
 
-    // Two more exits push L out of a table that keeps two.
-    for pid in [300, 301] {
-        apply(
-            &mut table,
-            &[
-                fork(ms(11_000), pid, 100, 100, "tester"),
-                exit(ms(11_001), pid, 100, 0),
-            ],
-        );
-    }
-    assert_eq!(table.len(), 5);
-    assert_eq!(
-        chain_text(&table, 201, ms(11_001)),
-        "    chain: 201 containerd-shim [adopted by 100 at +0.005s] \
-         <- 200 [parent unknown: evicted]\n"
+    // Ten exits through a table that keeps two: L stays, the running daemon descends from it.
+    churn(&mut table, 300);
+    assert_eq!(chain_pids(&table, 201), [201, 200, 100, 1]);
+    assert!(table.id_of(200).is_some());
+    assert!(
+        table.id_of(300).is_none(),
+        "a leaf exit is evicted as usual"
     );
+
+    // Once the daemon is gone too, L is evicted like any other exited process.
+    apply(&mut table, &[exit(ms(12_000), 201, 100, 0)]);
+    churn(&mut table, 400);
+    assert!(table.id_of(200).is_none());
+    assert!(table.id_of(201).is_none());
 }
 
 #[test]
@@ -662,7 +668,7 @@ fn in_subtree_keeps_an_adopted_daemon() {
 }
 
 #[test]
-fn followed_subtree_survives_the_eviction_of_an_ancestor() {
+fn exited_ancestors_of_a_followed_process_stay_in_a_table_of_one() {
     let fake = host();
     let mut table = table(&fake, 1);
     apply(&mut table, &shim_start()[..1]);
@@ -676,17 +682,12 @@ fn followed_subtree_survives_the_eviction_of_an_ancestor() {
             exit(ms(10_011), 201, 100, 0),
         ],
     );
-    // 200 is gone from the table; 202 still belongs to its subtree.
-    assert_eq!(chain_pids(&table, 202), [202, 201]);
-    assert_eq!(
-        table.chain(202).unwrap().end,
-        ChainEnd::Unknown {
-            ppid: Some(200),
-            why: Unknown::Evicted,
-        }
-    );
+    // 200 and 201 exited in a table that keeps one exited process: both stay, since the
+    // running 202 descends from them.
+    assert_eq!(chain_pids(&table, 202), [202, 201, 200, 100, 1]);
+    assert_eq!(table.chain(202).unwrap().end, ChainEnd::Top);
     assert!(table.in_subtree(200, 202));
-    assert!(!table.in_subtree(100, 202));
+    assert!(table.in_subtree(100, 202));
 }
 
 #[test]
