@@ -74,9 +74,7 @@ fn try_exec(ctx: &TracePointContext) -> Result<(), i32> {
         filename_len: filename_len as u16,
         argv_len: argv_len as u16,
     };
-    // SAFETY: the scratch buffer is RECORD_MAX bytes, far larger than the fixed part.
-    unsafe { buf.cast::<ExecRecord>().write_unaligned(fixed) };
-    record::send(buf, FIXED + filename_len + argv_len);
+    record::send_exec(buf, fixed);
     Ok(())
 }
 

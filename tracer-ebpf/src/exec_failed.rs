@@ -126,9 +126,7 @@ fn finish(ctx: &TracePointContext, ret_at: u32) -> Result<(), i32> {
         filename_len: filename_len as u16,
         argv_len: argv_len as u16,
     };
-    // SAFETY: the scratch buffer is far larger than the fixed part.
-    unsafe { buf.cast::<ExecRecord>().write_unaligned(fixed) };
-    record::send(buf, FIXED + filename_len + argv_len);
+    record::send_exec(buf, fixed);
     Ok(())
 }
 

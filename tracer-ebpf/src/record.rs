@@ -7,7 +7,7 @@ use aya_ebpf::{
     macros::map,
     maps::{PerCpuArray, RingBuf},
 };
-use tracer_common::{RECORD_MAX, RecordHeader, RecordKind};
+use tracer_common::{ExecRecord, RECORD_MAX, RecordHeader, RecordKind};
 
 /// Userspace sizes this at load time (`--buffer-size`); this is only the object's default.
 #[map(name = "EVENTS")]
@@ -66,6 +66,17 @@ pub fn send(buf: *const u8, len: usize) {
     if EVENTS.output(bytes, 0).is_err() {
         count_lost();
     }
+}
+
+/// Writes `record` at the start of the scratch buffer `buf`, whose filename and argv bytes
+/// follow it, and sends the whole record.
+#[inline(always)]
+pub fn send_exec(buf: *mut u8, record: ExecRecord) {
+    let len =
+        size_of::<ExecRecord>() + usize::from(record.filename_len) + usize::from(record.argv_len);
+    // SAFETY: the scratch buffer is RECORD_MAX bytes, far larger than the fixed part.
+    unsafe { buf.cast::<ExecRecord>().write_unaligned(record) };
+    send(buf, len);
 }
 
 /// Sends a fixed-size record.
