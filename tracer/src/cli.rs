@@ -115,6 +115,11 @@ pub struct Cli {
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Print a man page (`man`) or a shell completion script (`bash`, `zsh`, `fish`,
+    /// `elvish`, `powershell`) to stdout, made from these very options, and exit.
+    #[arg(long = "generate", value_name = "WHAT", hide = true)]
+    pub generate: Option<String>,
+
     /// Print the version.
     #[arg(short = 'V', long = "version", action = clap::ArgAction::Version)]
     version: Option<bool>,
@@ -122,6 +127,24 @@ pub struct Cli {
     /// Only execs whose process name matches this regex.
     #[arg(value_name = "NAME")]
     pub name: Option<String>,
+}
+
+/// Writes what `--generate WHAT` asks for.
+pub fn generate(what: &str, out: &mut dyn std::io::Write) -> Result<(), String> {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+
+    let mut command = Cli::command();
+    if what == "man" {
+        return clap_mangen::Man::new(command)
+            .render(out)
+            .map_err(|e| format!("cannot write the man page: {e}"));
+    }
+    let shell: Shell = what.parse().map_err(|_| {
+        format!("--generate takes man, bash, zsh, fish, elvish or powershell, not {what:?}")
+    })?;
+    clap_complete::generate(shell, &mut command, "tracer", out);
+    Ok(())
 }
 
 fn parse_secs(s: &str) -> Result<f64, String> {
