@@ -2,6 +2,7 @@
 //! count of records lost because the ring buffer was full.
 
 use aya_ebpf::{
+    bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::generated::bpf_ktime_get_boot_ns,
     helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid},
     macros::map,
@@ -50,9 +51,18 @@ pub fn current_header(kind: RecordKind) -> RecordHeader {
     }
 }
 
+/// Unread bytes in `EVENTS` past which a fork or exit record wakes the reader after all.
+const WAKE_BYTES: u64 = 256 * 1024;
+
 /// Sends the first `len` bytes of `buf`, counting a loss when the ring buffer is full.
+///
+/// Exec records always wake the reader: they are what users watch live. Fork and exit
+/// records, four times as many in a storm, do not (unless much is waiting); the next exec or
+/// the reader's own timer picks them up, so a storm costs one wake-up per exec, not five.
+/// Forcing the exec's wake-up matters: the kernel otherwise wakes the reader only for a
+/// record at the head of the buffer, which an unread fork record would hide.
 #[inline(always)]
-pub fn send(buf: *const u8, len: usize) {
+fn send(buf: *const u8, len: usize) {
     // LLVM can prove the check below never fails and drop it, but the verifiers of 5.10 and
     // 6.1 lose the length's bounds on a path that cannot run and then reject the call: the
     // volatile read keeps the check in the program.
@@ -63,7 +73,10 @@ pub fn send(buf: *const u8, len: usize) {
     }
     // SAFETY: `buf` is this CPU's scratch buffer, RECORD_MAX bytes long.
     let bytes = unsafe { core::slice::from_raw_parts(buf, len) };
-    if EVENTS.output(bytes, 0).is_err() {
+    if EVENTS
+        .output(bytes, u64::from(BPF_RB_FORCE_WAKEUP))
+        .is_err()
+    {
         count_lost();
     }
 }
@@ -79,13 +92,18 @@ pub fn send_exec(buf: *mut u8, record: ExecRecord) {
     send(buf, len);
 }
 
-/// Sends a fixed-size record.
+/// Sends a fixed-size record (fork, exit), without waking the reader (see [`send`]).
 #[inline(always)]
 pub fn send_fixed<T: 'static>(record: T) {
     match EVENTS.reserve::<T>(0) {
         Some(mut entry) => {
             entry.write(record);
-            entry.submit(0);
+            let wake = if EVENTS.query(u64::from(BPF_RB_AVAIL_DATA)) >= WAKE_BYTES {
+                BPF_RB_FORCE_WAKEUP
+            } else {
+                BPF_RB_NO_WAKEUP
+            };
+            entry.submit(u64::from(wake));
         }
         None => count_lost(),
     }

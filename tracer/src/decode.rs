@@ -4,7 +4,7 @@
 use bytes::Buf;
 use tracer_common::{COMM_LEN, ExecRecord, ExitRecord, ForkRecord, RecordHeader, RecordKind};
 
-use crate::event::{Event, EventKind, Exec, Exit, Fork};
+use crate::event::{Comm, Event, EventKind, Exec, Exit, Fork};
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
@@ -27,7 +27,7 @@ pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
     let tid = buf.get_u32_le();
     let ppid = buf.get_u32_le();
     let uid = buf.get_u32_le();
-    let comm = nul_trimmed(&buf[..COMM_LEN]).to_vec();
+    let comm = Comm::new(&buf[..COMM_LEN]);
     buf.advance(COMM_LEN);
 
     let kind = match RecordKind::from_u32(kind) {
@@ -89,11 +89,6 @@ fn check_len(record: &[u8], need: usize) -> Result<(), DecodeError> {
     } else {
         Ok(())
     }
-}
-
-fn nul_trimmed(bytes: &[u8]) -> &[u8] {
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    &bytes[..end]
 }
 
 /// Splits NUL-terminated arguments. A last argument without its NUL (argv cut short) is kept;

@@ -14,10 +14,58 @@ pub struct Event {
     pub ppid: u32,
     pub uid: u32,
     /// The task name, without NUL padding.
-    pub comm: Vec<u8>,
+    pub comm: Comm,
     /// The `tracer_common::flags` bits: what the kernel could not capture in full.
     pub flags: u32,
     pub kind: EventKind,
+}
+
+/// A task name (`comm`): at most 15 bytes, kept inline so that an event with no argv (a fork,
+/// an exit) costs no allocation.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct Comm {
+    bytes: [u8; tracer_common::COMM_LEN],
+    len: u8,
+}
+
+impl Comm {
+    /// The bytes of `name` up to its first NUL, cut to the kernel's 15.
+    pub fn new(name: &[u8]) -> Self {
+        let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        let len = end.min(tracer_common::COMM_LEN - 1);
+        let mut bytes = [0; tracer_common::COMM_LEN];
+        bytes[..len].copy_from_slice(&name[..len]);
+        Self {
+            bytes,
+            len: len as u8,
+        }
+    }
+}
+
+impl std::ops::Deref for Comm {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl std::fmt::Debug for Comm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self))
+    }
+}
+
+impl PartialEq<[u8]> for Comm {
+    fn eq(&self, other: &[u8]) -> bool {
+        **self == *other
+    }
+}
+
+impl<const N: usize> PartialEq<&[u8; N]> for Comm {
+    fn eq(&self, other: &&[u8; N]) -> bool {
+        **self == other[..]
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,8 +1,7 @@
 //! Which execs are shown: process name, argument line, uid, failed execs, and re-execs.
 
-use std::collections::HashSet;
-
 use regex::bytes::Regex;
+use rustc_hash::FxHashSet as HashSet;
 
 use crate::event::{Event, EventKind};
 
@@ -66,7 +65,7 @@ impl Filter {
             failed: opts.failed,
             reexec: opts.reexec,
             others: opts.others,
-            shown: HashSet::new(),
+            shown: HashSet::default(),
             joined: Vec::new(),
         })
     }
@@ -130,7 +129,7 @@ mod tests {
             tid: pid,
             ppid: 1,
             uid: 1000,
-            comm: comm.as_bytes().to_vec(),
+            comm: crate::event::Comm::new(comm.as_bytes()),
             flags: 0,
             kind: EventKind::Exec(Exec {
                 old_tid: pid,

@@ -257,8 +257,9 @@ pub async fn run(
     let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let deadline = tokio::time::sleep(opts.duration.unwrap_or(Duration::MAX / 4));
     tokio::pin!(deadline);
-    // Also the pace at which reparenting that waits for the kernel is resolved.
-    let mut lost_check = tokio::time::interval(Duration::from_millis(100));
+    // The pace of three things: reading the lost count, picking up fork and exit records
+    // (which do not wake us), and resolving reparenting that waits for the kernel.
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
 
     loop {
         tokio::select! {
@@ -280,7 +281,11 @@ pub async fn run(
                 guard.get_inner_mut().flush();
                 guard.clear_ready();
             }
-            _ = lost_check.tick() => {
+            _ = tick.tick() => {
+                // Fork and exit records do not wake us: pick up any that wait.
+                if session.drain(events.get_mut()).is_err() {
+                    break;
+                }
                 session.note_lost(lost.total());
                 session.settle();
                 if session.flush().is_err() {

@@ -342,7 +342,7 @@ mod tests {
             tid: 31712,
             ppid: 31700,
             uid: 1000,
-            comm: b"echo".to_vec(),
+            comm: crate::event::Comm::new(b"echo"),
             flags: 0,
             kind: EventKind::Exec(Exec {
                 old_tid: 31712,
@@ -454,7 +454,7 @@ mod tests {
             b"",
         ];
         let mut ev = exec_event(&args);
-        ev.comm = b"we\"ird\n".to_vec();
+        ev.comm = crate::event::Comm::new(b"we\"ird\n");
         let value = parsed(&ev);
         let argv: Vec<&str> = value["argv"]
             .as_array()
@@ -478,7 +478,7 @@ mod tests {
             b"a\nb\tc\rd\x08\x0c\x00\x1f\x7f",
             "\u{85}\u{202e}".as_bytes(),
         ]);
-        ev.comm = b"\x1b]0;title\x07".to_vec();
+        ev.comm = crate::event::Comm::new(b"\x1b]0;title\x07");
         let line = line(&ev);
         let body = line.strip_suffix('\n').unwrap();
         assert!(!body.chars().any(|c| c.is_control()), "{body:?}");
@@ -518,7 +518,7 @@ mod tests {
     #[test]
     fn invalid_utf8_comm_and_filename_get_hex_fields() {
         let mut ev = exec_event(&[b"x"]);
-        ev.comm = b"k\x80w".to_vec();
+        ev.comm = crate::event::Comm::new(b"k\x80w");
         exec_mut(&mut ev).filename = b"/tmp/\xff".to_vec();
         let line = line(&ev);
         assert!(
@@ -545,7 +545,7 @@ mod tests {
         ev.pid = 500;
         ev.tid = 500;
         ev.ppid = 400;
-        ev.comm = b"bash".to_vec();
+        ev.comm = crate::event::Comm::new(b"bash");
         ev.kind = EventKind::Fork(Fork {
             caller_pid: 401,
             caller_tid: 402,

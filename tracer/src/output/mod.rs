@@ -144,7 +144,7 @@ mod tests {
             tid: 7,
             ppid: 1,
             uid: 0,
-            comm: b"sh".to_vec(),
+            comm: crate::event::Comm::new(b"sh"),
             flags: 0,
             kind: EventKind::Exec(Exec {
                 old_tid: 7,

@@ -40,7 +40,7 @@ impl Summary {
         let failed = u64::from(exec.retval < 0);
 
         // Look up by slice first: a command already seen costs no allocation.
-        if let Some(stats) = self.by_comm.get_mut(ev.comm.as_slice()) {
+        if let Some(stats) = self.by_comm.get_mut(&*ev.comm) {
             stats.execs += 1;
             stats.failed += failed;
             // Records from different CPUs can arrive slightly out of order.
@@ -48,7 +48,7 @@ impl Summary {
             stats.last_ns = stats.last_ns.max(ev.ktime_ns);
         } else {
             self.by_comm.insert(
-                ev.comm.clone(),
+                ev.comm.to_vec(),
                 CommandStats {
                     execs: 1,
                     failed,
@@ -113,7 +113,7 @@ mod tests {
             tid: 100,
             ppid: 1,
             uid: 0,
-            comm: comm.to_vec(),
+            comm: crate::event::Comm::new(comm),
             flags: 0,
             kind: EventKind::Exec(Exec {
                 old_tid: 100,

@@ -338,7 +338,7 @@ mod tests {
             tid: 31712,
             ppid: 31700,
             uid: 1000,
-            comm: b"echo".to_vec(),
+            comm: crate::event::Comm::new(b"echo"),
             flags: 0,
             kind: EventKind::Exec(Exec {
                 old_tid: 31712,

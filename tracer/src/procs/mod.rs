@@ -51,13 +51,10 @@ mod tree;
 #[cfg(test)]
 mod tests;
 
-use std::{
-    collections::{HashMap, VecDeque},
-    mem,
-    path::PathBuf,
-};
+use std::{collections::VecDeque, mem, path::PathBuf};
 
 use log::debug;
+use rustc_hash::FxHashMap as HashMap;
 use tracer_common::{COMM_LEN, flags};
 
 pub use chain::{Chain, ChainEnd, Link, Unknown};
@@ -428,10 +425,10 @@ impl ProcessTable {
     /// An empty table that keeps up to `exited_capacity` exited processes and reads `/proc`.
     pub fn new(exited_capacity: usize) -> Self {
         Self {
-            procs: HashMap::new(),
-            live: HashMap::new(),
+            procs: HashMap::default(),
+            live: HashMap::default(),
             exited: VecDeque::with_capacity(exited_capacity.min(1024)),
-            exited_by_pid: HashMap::new(),
+            exited_by_pid: HashMap::default(),
             exited_capacity,
             pending: Vec::new(),
             lost: 0,

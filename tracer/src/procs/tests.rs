@@ -83,7 +83,7 @@ fn event(ktime_ns: u64, pid: u32, ppid: u32, comm: &str, kind: EventKind) -> Eve
         tid: pid,
         ppid,
         uid: 0,
-        comm: comm.as_bytes().to_vec(),
+        comm: crate::event::Comm::new(comm.as_bytes()),
         flags: 0,
         kind,
     }
@@ -903,7 +903,7 @@ fn chain_json_ends_with_the_unknown_parent_and_hex_for_invalid_utf8() {
     let mut table = table(&fake, DEFAULT_EXITED_CAPACITY);
     table.note_lost(2);
     let mut ev = exec(ms(10_000), 500, 499, &["x"]);
-    ev.comm = b"\xffz".to_vec();
+    ev.comm = crate::event::Comm::new(b"\xffz");
     ev.kind = EventKind::Exec(Exec {
         old_tid: 500,
         retval: 0,
