@@ -112,6 +112,8 @@ struct Sample {
     events: u64,
     cpu_secs: f64,
     rss_kib: u64,
+    /// From start to ready, for the progress lines.
+    ready_secs: f64,
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {
@@ -298,6 +300,7 @@ fn run_rounds(opts: &Options, tools: &[Tool], ticks: f64, workdir: &Path) -> Res
                         events: 0,
                         cpu_secs: 0.0,
                         rss_kib: 0,
+                        ready_secs: 0.0,
                     })
                 }
                 Setup::Run(launch) => {
@@ -314,7 +317,8 @@ fn run_rounds(opts: &Options, tools: &[Tool], ticks: f64, workdir: &Path) -> Res
                     Ok(s) if matches!(tool.setup, Setup::Baseline) =>
                         format!("{} execs/s", thousands(s.rate)),
                     Ok(s) => format!(
-                        "{} execs/s, {} events, {:.2} s CPU, {:.1} MiB",
+                        "ready in {:.2} s; {} execs/s, {} events, {:.2} s CPU, {:.1} MiB",
+                        s.ready_secs,
                         thousands(s.rate),
                         thousands(s.events as f64),
                         s.cpu_secs,
@@ -445,7 +449,7 @@ fn run_tool(
     let measured = measure(&mut child, launch, &stderr, &output, count, nonce);
     let stopped = stop(&mut child);
     let lines = stderr.finish();
-    let (rate, cpu_ticks, rss_kib) = measured.map_err(|e| match e {
+    let (ready_secs, rate, cpu_ticks, rss_kib) = measured.map_err(|e| match e {
         Failure::Exited => error_line(&lines, &output),
         Failure::Other(e) => e,
     })?;
@@ -458,6 +462,7 @@ fn run_tool(
         events,
         cpu_secs: cpu_ticks as f64 / ticks,
         rss_kib,
+        ready_secs,
     })
 }
 
@@ -467,8 +472,8 @@ enum Failure {
     Other(String),
 }
 
-/// Waits for the tool, runs the workload; returns the rate, the tool's CPU ticks during the
-/// workload and drain, and its peak RSS.
+/// Waits for the tool, runs the workload; returns the seconds the tool took to be ready, the
+/// workload's rate, the tool's CPU ticks during the workload and drain, and its peak RSS.
 fn measure(
     child: &mut Child,
     launch: &Launch,
@@ -476,7 +481,7 @@ fn measure(
     output: &Path,
     count: u64,
     nonce: &str,
-) -> Result<(f64, u64, u64), Failure> {
+) -> Result<(f64, f64, u64, u64), Failure> {
     let pid = child.id();
     let start = Instant::now();
     loop {
@@ -500,6 +505,7 @@ fn measure(
         }
         thread::sleep(Duration::from_millis(20));
     }
+    let ready_secs = start.elapsed().as_secs_f64();
     thread::sleep(SETTLE);
 
     let before = cpu_ticks(pid);
@@ -507,7 +513,7 @@ fn measure(
     thread::sleep(DRAIN);
     let after = cpu_ticks(pid);
     let rss = peak_rss_kib(pid);
-    Ok((rate, after.saturating_sub(before), rss))
+    Ok((ready_secs, rate, after.saturating_sub(before), rss))
 }
 
 /// Whether the main thread of `pid` is blocked in one of the event-loop system calls.
@@ -693,7 +699,7 @@ fn median(values: &mut [f64]) -> Option<f64> {
     }
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
-    Some(if values.len() % 2 == 0 {
+    Some(if values.len().is_multiple_of(2) {
         f64::midpoint(values[mid - 1], values[mid])
     } else {
         values[mid]
@@ -765,6 +771,20 @@ fn table(opts: &Options, tools: &[Tool], results: &Results) -> String {
             thousands(events as f64)
         );
     }
+    let base_rates: Vec<f64> = baseline
+        .iter()
+        .filter_map(|s| Some(s.as_ref()?.as_ref().ok()?.rate))
+        .collect();
+    if base_rates.len() > 1 {
+        let min = base_rates.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = base_rates.iter().copied().fold(0.0, f64::max);
+        notes.push(format!(
+            "The baseline ranged from {} to {} execs/s over the rounds: differences smaller \
+             than that spread are noise.",
+            thousands(min),
+            thousands(max)
+        ));
+    }
     for note in notes {
         let _ = write!(out, "\n{}\n", cell(&note));
     }
@@ -831,28 +851,30 @@ fn write_report(path: &Path, opts: &Options, table: &str) -> Result<(), String> 
 const METHOD: &str = "\
 ## Method
 
-The workload is `xtask bench-workload`: one thread per core, each running
-`/bin/true NONCE` with `std::process::Command` until the shared count is reached; its rate is
-the count over its wall-clock time. Each round runs every tool once, in a fixed shuffled order
-that rotates each round, plus a baseline with no tracer; a tool's slowdown is taken against
-the baseline of the same round, then the median over rounds. The eBPF programs run in the
-context of the exec'ing process, so their cost shows in the slowdown, not in the tool's CPU.
+The workload is `xtask bench-workload`: one thread per core, each running `/bin/true NONCE`
+with `std::process::Command` until the shared count is reached; its rate is the count over its
+wall-clock time. Each round runs every tool once, in a fixed shuffled order that rotates each
+round, plus a baseline with no tracer; a tool's slowdown is taken against the baseline of the
+same round, then the median over rounds. The eBPF programs run in the context of the exec'ing
+process, so their cost shows in the slowdown, not in the tool's CPU.
 
 Each tool writes to a file on /dev/shm (tmpfs) instead of /dev/null, so that its output can be
-counted; writing there costs the same memory copy. A tool is started, and the workload starts
-once it is ready: tracer when it prints `Tracing exec()s.` on stderr; bpftrace when its
-`TIME(ms)` header (printed by `BEGIN`, after attaching) reaches the file; execsnoop and
-forkstat, whose stdout is fully buffered when it is a file, when their main thread blocks in
-their event loop (`/proc/PID/syscall`: epoll_wait for execsnoop, recvfrom on the proc
-connector for forkstat); then 0.3 s more. After the workload, 1 s for the tool to drain; then
-its CPU time (utime + stime of the tool, its threads and any child processes, from
-/proc/PID/stat, counted from readiness so that start-up is left out) and its peak RSS (VmHWM,
-start-up included) are read, and it is stopped with SIGINT. Events reported are its output
-lines that contain the run's nonce, the minimum over rounds; forkstat reads argv from /proc
-after the exec and prints only the name when the process has already exited, so for it a line
-ending in `true` counts too. CPU per 1,000 events is the tool's CPU over the events it
-reported. Numbers from a machine busy with other work are noisy; compare runs from the same
-quiet machine.
+counted; like /dev/null this involves no disk, only a copy into memory. The workload starts
+once the tool is ready, plus 0.3 s: tracer when it prints `Tracing exec()s.` on stderr;
+bpftrace when its `TIME(ms)` header, printed by `BEGIN` after attaching, reaches the file;
+execsnoop and forkstat, whose stdout is fully buffered when it is a file, when their main
+thread blocks in their event loop (`/proc/PID/syscall`: epoll_wait for execsnoop, recvfrom on
+the proc connector for forkstat).
+
+After the workload the tool gets 1 s to drain; then its CPU time and peak RSS are read and it
+is stopped with SIGINT. CPU time is utime + stime of the tool, its threads and any child
+processes (/proc/PID/stat), counted from readiness so that start-up is left out; CPU per 1,000
+events is that over the events it reported. Peak RSS is VmHWM, start-up included; it counts
+the pages of BPF ring and perf buffers mapped into the tool, and a BPF ring buffer maps its
+data pages twice. Events reported are the output lines that contain the run's nonce, the
+minimum over rounds; forkstat reads argv from /proc after the exec and prints only the name
+when the process has already exited, so for it a line ending in `true` counts too. A machine
+busy with other work gives noisy numbers: compare runs from the same quiet machine.
 ";
 
 /// "2 × Intel(R) Xeon(R) Processor, 23.5 GiB memory".
@@ -890,7 +912,8 @@ fn versions() -> String {
     .map_or("unknown".into(), |c| c.trim().to_string());
     let dirty = cmd::output(
         Command::new("git")
-            .args(["status", "--porcelain", "--untracked-files=no"])
+            .args(["status", "--porcelain", "--"])
+            .args(["tracer", "tracer-ebpf", "tracer-common", "Cargo.lock"])
             .current_dir(&root),
     )
     .is_some_and(|s| !s.trim().is_empty());
