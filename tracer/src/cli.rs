@@ -13,7 +13,8 @@ Examples:
   tracer                  trace every exec, perf-tools execsnoop columns
   tracer -t -a 11 -r      with time since boot, up to 11 args, re-execs too
   tracer -x               failed execs too, with the error
-  tracer -j | jq .argv    one JSON object per line
+  tracer -j | jq -c 'select(.type == \"exec\") | .argv'
+                          one JSON object per line
   tracer -l '--config'    execs whose arguments match a regex
   tracer 'ssh|sshd'       execs whose process name matches a regex
   tracer -c               each exec with the chain of processes that led to it
@@ -29,7 +30,7 @@ Examples:
     disable_version_flag = true
 )]
 pub struct Cli {
-    /// Show at most N arguments per exec; more end with " [...]". [max: 8192]
+    /// Show at most N arguments per exec (up to 8192); more end with " [...]".
     #[arg(short = 'a', long = "max-args", value_name = "N", default_value_t = 8,
           value_parser = clap::value_parser!(u32).range(1..=MAX_ARGS_LIMIT as i64))]
     pub max_args: u32,
@@ -51,7 +52,8 @@ pub struct Cli {
     #[arg(short = 'x', long = "failed")]
     pub failed: bool,
 
-    /// One JSON object per line (schema in the README).
+    /// One JSON object per line (schema in the README): every exec, fork, exit and reparent.
+    /// -a, -q and -t shape the text format only.
     #[arg(short = 'j', long = "json")]
     pub json: bool,
 
@@ -147,10 +149,15 @@ pub fn generate(what: &str, out: &mut dyn std::io::Write) -> Result<(), String> 
     Ok(())
 }
 
+/// Longest `-d`: a year, far beyond any trace, and well inside what a `Duration` holds.
+const MAX_SECS: f64 = 366.0 * 24.0 * 3600.0;
+
 fn parse_secs(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
-        _ => Err("expected a positive number of seconds".into()),
+        Ok(v) if v > 0.0 && v <= MAX_SECS => Ok(v),
+        _ => Err(format!(
+            "expected a positive number of seconds, at most {MAX_SECS}"
+        )),
     }
 }
 
@@ -197,6 +204,8 @@ mod tests {
         assert!(parse(&["-a", "0"]).is_err());
         assert!(parse(&["-a", "8193"]).is_err());
         assert!(parse(&["-d", "-1"]).is_err());
+        assert!(parse(&["-d", "1e99"]).is_err());
+        assert!(parse(&["-d", "NaN"]).is_err());
         assert!(parse(&["--max-arg-bytes", "16385"]).is_err());
         assert!(parse(&["--buffer-size", "5000"]).is_err());
     }

@@ -1,6 +1,6 @@
 //! `tracer`: wires the command line, the kernel layout, the loader and the trace loop.
 
-use std::{path::Path, process::ExitCode, time::Duration};
+use std::{io::Write, path::Path, process::ExitCode, time::Duration};
 
 use anyhow::Context;
 use clap::Parser;
@@ -26,7 +26,7 @@ fn main() -> ExitCode {
             // clap's message spans several lines; its first says what is wrong.
             let text = e.to_string();
             let first = text.lines().next().unwrap_or("bad arguments");
-            eprintln!("tracer: {}", first.trim_start_matches("error: "));
+            say(&format!("tracer: {}", first.trim_start_matches("error: ")));
             return ExitCode::from(2);
         }
     };
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         return match tracer::cli::generate(what, &mut std::io::stdout()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("tracer: {e}");
+                say(&format!("tracer: {e}"));
                 ExitCode::from(2)
             }
         };
@@ -43,7 +43,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tracer: {e:#}");
+            say(&format!("tracer: {e:#}"));
             ExitCode::FAILURE
         }
     }
@@ -100,13 +100,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         if let Some(pid) = cli.pid
             && !procs.follow(pid)
         {
-            anyhow::bail!("-p {pid}: no such process");
+            match thread_group(pid) {
+                Some(tgid) if tgid != pid => {
+                    anyhow::bail!("-p {pid}: that is a thread of process {tgid}: use -p {tgid}")
+                }
+                _ => anyhow::bail!("-p {pid}: no such process"),
+            }
         }
         Some(procs)
     } else {
         None
     };
-    eprintln!("Tracing exec()s. Ctrl-C to end.");
+    say("Tracing exec()s. Ctrl-C to end.");
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -125,7 +130,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             procs,
         },
     ))?;
-    eprintln!(
+    say(&format!(
         "tracer: {} execs shown, {} events received, {} lost{}",
         stats.shown,
         stats.received,
@@ -135,6 +140,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } else {
             String::new()
         }
-    );
+    ));
     Ok(())
+}
+
+/// The process (tgid) that thread `tid` belongs to, from /proc.
+fn thread_group(tid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// A status line on stderr; a closed stderr is no reason to fail.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
 }

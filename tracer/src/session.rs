@@ -16,6 +16,7 @@ use tokio::{
     io::{Interest, unix::AsyncFd},
     signal::unix::{SignalKind, signal},
 };
+use tracer_common::flags;
 
 use crate::{
     clock::{self, Clock},
@@ -68,6 +69,8 @@ struct Session {
     /// records reserved on different CPUs can reach the ring buffer slightly out of order.
     batch: Vec<Event>,
     reparents: Vec<Reparent>,
+    /// Execs looked at by `check_layout`; past its sample, it is done.
+    layout_checked: u32,
     /// Output of one drain, written with one syscall.
     buf: Vec<u8>,
     stdout: ManuallyDrop<File>,
@@ -77,6 +80,8 @@ struct Session {
 enum Closed {
     /// The reader went away (`| head`): end quietly.
     Pipe,
+    /// Writing failed otherwise (a full disk): end with the error.
+    Failed(io::Error),
 }
 
 impl Session {
@@ -120,7 +125,29 @@ impl Session {
         self.settle();
     }
 
+    /// Warns once if the first execs all failed to read what every process has: the offsets
+    /// do not fit the running kernel (a `--btf` of another kernel).
+    fn check_layout(&mut self, ev: &Event) {
+        const SAMPLE: u32 = 16;
+        if !matches!(ev.kind, EventKind::Exec(_)) || self.layout_checked >= SAMPLE {
+            return;
+        }
+        let broken = flags::PPID_UNREADABLE | flags::ARGV_UNREADABLE;
+        if ev.flags & broken == 0 {
+            self.layout_checked = SAMPLE;
+            return;
+        }
+        self.layout_checked += 1;
+        if self.layout_checked == SAMPLE {
+            warn!(
+                "the first {SAMPLE} execs all had an unreadable parent or argv: the kernel \
+                 struct offsets do not fit this kernel (with --btf, is it this kernel's BTF?)"
+            );
+        }
+    }
+
     fn handle(&mut self, ev: &Event) {
+        self.check_layout(ev);
         // The table sees every event, shown or not, so that chains stay whole.
         if let Some(procs) = &mut self.procs {
             procs.apply(ev, &mut self.reparents);
@@ -201,10 +228,7 @@ impl Session {
         match result {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(Closed::Pipe),
-            Err(e) => {
-                warn!("cannot write to stdout: {e}");
-                Err(Closed::Pipe)
-            }
+            Err(e) => Err(Closed::Failed(e)),
         }
     }
 }
@@ -244,14 +268,13 @@ pub async fn run(
         stats: Stats::default(),
         batch: Vec::new(),
         reparents: Vec::new(),
+        layout_checked: 0,
         buf: Vec::with_capacity(1 << 16),
         // SAFETY: fd 1 stays open for the life of the process; ManuallyDrop never closes it.
         stdout: ManuallyDrop::new(unsafe { File::from_raw_fd(1) }),
     };
     session.output.header(&mut session.buf);
-    if session.flush().is_err() {
-        return Ok(session.stats);
-    }
+    let mut closed = session.flush().err();
 
     let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
@@ -261,15 +284,12 @@ pub async fn run(
     // (which do not wake us), and resolving reparenting that waits for the kernel.
     let mut tick = tokio::time::interval(Duration::from_millis(100));
 
-    loop {
+    while closed.is_none() {
         tokio::select! {
             guard = events.readable_mut() => {
                 let mut guard = guard.context("cannot poll the ring buffer")?;
-                let closed = session.drain(guard.get_inner_mut()).is_err();
+                closed = session.drain(guard.get_inner_mut()).err();
                 guard.clear_ready();
-                if closed {
-                    break;
-                }
             }
             Some(guard) = async {
                 match logger.as_mut() {
@@ -283,14 +303,10 @@ pub async fn run(
             }
             _ = tick.tick() => {
                 // Fork and exit records do not wake us: pick up any that wait.
-                if session.drain(events.get_mut()).is_err() {
-                    break;
-                }
+                closed = session.drain(events.get_mut()).err();
                 session.note_lost(lost.total());
                 session.settle();
-                if session.flush().is_err() {
-                    break;
-                }
+                closed = closed.or_else(|| session.flush().err());
             }
             _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
@@ -300,15 +316,23 @@ pub async fn run(
 
     // Detach first, so that nothing arrives after the final drain.
     drop(ebpf);
+    match closed {
+        Some(Closed::Failed(e)) => return Err(anyhow::anyhow!("cannot write to stdout: {e}")),
+        Some(Closed::Pipe) => return Ok(session.stats),
+        None => {}
+    }
     let mut ring = events.into_inner();
-    let _ = session.drain(&mut ring);
+    closed = session.drain(&mut ring).err();
     session.note_lost(lost.total());
     if opts.tree
         && let (Some(procs), Output::Text(_)) = (&session.procs, &session.output)
     {
         procs.render_tree(session.subtree, &mut session.buf);
     }
-    let _ = session.flush();
+    closed = closed.or_else(|| session.flush().err());
+    if let Some(Closed::Failed(e)) = closed {
+        return Err(anyhow::anyhow!("cannot write to stdout: {e}"));
+    }
     if opts.tree
         && let (Some(procs), Output::Json(_)) = (&session.procs, &session.output)
     {
@@ -318,7 +342,7 @@ pub async fn run(
         let _ = io::stderr().write_all(&tree);
     }
     if let Some(summary) = &session.summary {
-        eprintln!("{}", summary.render());
+        let _ = writeln!(io::stderr(), "{}", summary.render());
     }
     Ok(session.stats)
 }

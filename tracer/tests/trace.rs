@@ -78,6 +78,8 @@ fn trials() -> Vec<Trial> {
         json_piped_into_jq_parses_and_arrives_live,
         captured_json_parses_in_jq_and_argv_reads_back,
         bad_arguments_fail_with_one_line_and_no_panic,
+        write_error_on_stdout_is_one_line_and_non_zero,
+        man_page_and_completions_are_generated_from_the_options,
         help_example_of_line_regex_with_leading_dashes_works,
         unprivileged_run_fails_with_one_line_naming_root_and_cap_bpf,
         duration_ends_the_trace_with_status_0_and_stats,
@@ -812,18 +814,78 @@ fn captured_json_parses_in_jq_and_argv_reads_back() -> TestResult {
 }
 
 fn bad_arguments_fail_with_one_line_and_no_panic() -> TestResult {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["-a", "0"], "max-args"),
         (&["("], "regex"),
         (&["-l", "["], "regex"),
         (&["--no-such-flag"], "no-such-flag"),
+        (&["-d", "1e99"], "seconds"),
+        (&["-p", "999999999"], "no such process"),
+        (&["--generate", "nosuchshell"], "--generate"),
     ];
     for (args, mentions) in cases {
         let out = run_to_end(Command::new(TRACER).args(args))?;
         let what = format!("tracer {}", args.join(" "));
         one_line_error(&what, &out, &[mentions])?;
     }
-    Ok(())
+
+    // A thread id is not a process: say which process it belongs to.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let worker = thread::spawn(move || {
+        // SAFETY: gettid cannot fail.
+        let _ = tx.send(unsafe { libc::gettid() });
+        let _ = stop_rx.recv();
+    });
+    let tid = rx.recv().map_err(|e| e.to_string())?;
+    let out = run_to_end(Command::new(TRACER).args(["-p", &tid.to_string()]))?;
+    let _ = stop_tx.send(());
+    let _ = worker.join();
+    one_line_error(
+        "tracer -p <thread id>",
+        &out,
+        &[&format!("thread of process {}", test_pid())],
+    )
+}
+
+/// A write error other than a closed pipe (a full disk) ends the trace with one line.
+fn write_error_on_stdout_is_one_line_and_non_zero() -> TestResult {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full")?;
+    let out = Command::new(TRACER)
+        .args(["-d", "5"])
+        .stdin(Stdio::null())
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure(
+        out.status.code() == Some(1),
+        format!("status {}, stderr:\n{stderr}", out.status),
+    )?;
+    check_eq(
+        &stderr.lines().collect::<Vec<_>>(),
+        &vec![
+            READY_LINE,
+            "tracer: cannot write to stdout: No space left on device (os error 28)",
+        ],
+        "stderr",
+    )
+}
+
+/// The man page and completion scripts come from the same option definitions.
+fn man_page_and_completions_are_generated_from_the_options() -> TestResult {
+    let man = run_to_end(Command::new(TRACER).args(["--generate", "man"]))?;
+    let man = String::from_utf8(man.stdout)?;
+    ensure(
+        man.contains(".TH tracer 1") && man.contains("\\-\\-max\\-args"),
+        format!("not a man page of tracer's options:\n{man}"),
+    )?;
+    let bash = run_to_end(Command::new(TRACER).args(["--generate", "bash"]))?;
+    let bash = String::from_utf8(bash.stdout)?;
+    ensure(
+        bash.contains("--max-args") && bash.contains("--chain") && bash.contains("complete -F"),
+        "not a bash completion of tracer's options",
+    )
 }
 
 /// `--help` shows `tracer -l -- '--config'` for a regex that starts with dashes; the example

@@ -134,11 +134,11 @@ fn ensure_bpf_linker(data: &Path) -> Result<(), String> {
     }
 
     eprintln!(
-        "xtask: building bpf-linker {BPF_LINKER_VERSION} against {llvm_file} (about a minute)"
+        "xtask: building bpf-linker {BPF_LINKER_VERSION} against {llvm_file} (a minute or two)"
     );
     // The machine's default cargo builds it; the pinned toolchain only provides libLLVM.
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    cmd::run(
+    cmd::run_captured(
         Command::new(cargo)
             .args([
                 "install",

@@ -61,6 +61,18 @@ pub fn find_or_mount() -> Result<PathBuf, LayoutError> {
         return Ok(root);
     }
 
+    // Mounted but closed to us (a user with CAP_BPF but not CAP_DAC_READ_SEARCH): mounting
+    // again would fail and blame the mount.
+    for root in candidates {
+        if let Err(e) = root.join("events").metadata()
+            && e.kind() == io::ErrorKind::PermissionDenied
+        {
+            return Err(LayoutError::TracefsPermission {
+                path: root.to_path_buf(),
+            });
+        }
+    }
+
     log::debug!("tracefs is not mounted; mounting it at {TRACEFS_ROOT}");
     match mount_tracefs(Path::new(TRACEFS_ROOT)) {
         Ok(()) => Ok(PathBuf::from(TRACEFS_ROOT)),

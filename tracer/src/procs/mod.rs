@@ -29,7 +29,9 @@
 //!   ([`DEFAULT_EXITED_CAPACITY`] by default), except those that running processes descend
 //!   from (by original parentage): those stay until the last such descendant exits, so a live
 //!   process's chain never loses a link to eviction, however fast other processes come and go.
-//!   The table is therefore bounded by the capacity plus the ancestors of running processes.
+//!   Processes of a followed subtree ([`ProcessTable::follow`], `-p`) are never evicted, so
+//!   its tree is whole. The table is therefore bounded by the capacity, plus the ancestors of
+//!   running processes, plus the followed subtrees.
 //!   A chain through an evicted process ends in "parent unknown: evicted". Subtree membership ([`ProcessTable::follow`]) is recorded per process, so it survives
 //!   evictions.
 //! - For a process that predates the trace, the "original" parent is its parent at start-up;
@@ -954,12 +956,16 @@ impl ProcessTable {
             let Some(old) = self.exited.pop_front() else {
                 break;
             };
-            if let Some(proc) = self.procs.get_mut(&old)
-                && proc.pins > 0
-            {
-                // An ancestor of running processes: kept until they are gone.
-                proc.held = true;
-                continue;
+            if let Some(proc) = self.procs.get_mut(&old) {
+                if proc.marks != 0 {
+                    // In a subtree the user follows (`-p`): kept for its chains and tree.
+                    continue;
+                }
+                if proc.pins > 0 {
+                    // An ancestor of running processes: kept until they are gone.
+                    proc.held = true;
+                    continue;
+                }
             }
             self.procs.remove(&old);
             if self.exited_by_pid.get(&old.pid) == Some(&old) {

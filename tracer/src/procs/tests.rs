@@ -643,6 +643,35 @@ fn exited_ancestor_of_a_running_process_is_never_evicted_and_then_is() {
 }
 
 #[test]
+fn exited_processes_of_a_followed_subtree_are_never_evicted() {
+    let fake = host();
+    let mut table = table(&fake, 2);
+    apply(&mut table, &shim_start()[..1]);
+    assert!(table.follow(200));
+    // 200 forks ten children that exit at once, then exits: a table of two keeps them all.
+    for pid in 300..310 {
+        let t = ms(10_100 + u64::from(pid));
+        apply(
+            &mut table,
+            &[fork(t, pid, 200, 200, "tester"), exit(t + 1, pid, 200, 0)],
+        );
+    }
+    apply(&mut table, &[exit(ms(10_500), 200, 100, 0)]);
+    // And churn outside the subtree is evicted as usual.
+    for pid in 400..410 {
+        let t = ms(11_000 + u64::from(pid));
+        apply(
+            &mut table,
+            &[fork(t, pid, 100, 100, "tester"), exit(t + 1, pid, 100, 0)],
+        );
+    }
+    for pid in (300..310).chain([200]) {
+        assert!(table.id_of(pid).is_some(), "{pid} was evicted");
+    }
+    assert!(table.id_of(400).is_none());
+}
+
+#[test]
 fn in_subtree_keeps_an_adopted_daemon() {
     let fake = host();
     fake.set(2, "kthreadd", 0, 0, &[]);
