@@ -99,12 +99,18 @@ fn trials() -> Vec<Trial> {
         daemon_that_execs_before_its_launcher_exits_is_adopted_after,
         subtree_filter_keeps_a_daemon_adopted_outside_it,
         tree_of_the_shim_workload_is_exact_once_pids_and_times_are_named,
+        grandchild_whose_ancestors_all_exited_keeps_its_chain,
+        fork_only_process_appears_in_the_chain_and_the_tree,
+        recycled_pid_shows_no_stale_history,
     ]
 }
 
 /// Tests that need the host to themselves: any exec of another test would disturb what they
 /// measure. They take [`EXCLUSIVE`] for writing; every other test takes it for reading.
-const ALONE: &[&str] = &["lost_count_equals_the_kernels_own_count_exactly"];
+const ALONE: &[&str] = &[
+    "lost_count_equals_the_kernels_own_count_exactly",
+    "recycled_pid_shows_no_stale_history",
+];
 
 static EXCLUSIVE: RwLock<()> = RwLock::new(());
 
@@ -1412,6 +1418,143 @@ fn daemon_that_execs_before_its_launcher_exits_is_adopted_after() -> TestResult 
     )?;
     tracer.stop()?;
     Ok(())
+}
+
+/// `sh -c '(sh -c "sleep 0.5; exec /bin/echo W" &); exit'`: the outer shell A forks a
+/// subshell B, B forks C in the background and exits, A exits; C's exec half a second later
+/// has the chain C <- B (exited) <- A (exited) <- this test.
+fn grandchild_whose_ancestors_all_exited_keeps_its_chain() -> TestResult {
+    let tracer = Tracer::start(&["--json", "-c"])?;
+    let word = unique("grandchild");
+    let script = format!("(sh -c 'sleep 0.5; exec /bin/echo {word}' &); exit");
+    let (outer, _) = run_ok(Command::new("/bin/sh").args(["-c", &script]))?;
+    let exec = wait_exec_with_arg(&tracer, &word, Duration::from_secs(10))?;
+    let chain = exec["chain"].as_array().ok_or("no chain")?;
+    let pids: Vec<u64> = chain.iter().filter_map(|l| l["pid"].as_u64()).collect();
+    ensure(pids.len() >= 4, format!("chain too short: {}", exec.raw))?;
+    check_eq(
+        &pids[0],
+        &exec["pid"].as_u64().unwrap_or(0),
+        "chain[0] is the process",
+    )?;
+    check_eq(&pids[2], &u64::from(outer), "chain[2] is the outer shell")?;
+    check_eq(&pids[3], &u64::from(test_pid()), "chain[3] is this test")?;
+    for (i, what) in [(1, "the subshell"), (2, "the outer shell")] {
+        ensure(
+            chain[i]["exited_ns"].is_u64(),
+            format!("{what} is not marked exited: {}", chain[i]),
+        )?;
+    }
+    tracer.stop()?;
+    Ok(())
+}
+
+/// The exec event (any pid) whose argv holds `arg`.
+fn wait_exec_with_arg(tracer: &Tracer, arg: &str, timeout: Duration) -> Result<Json, Failed> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        for line in tracer.stdout.snapshot() {
+            let value = parse_json(&line)?;
+            if value["type"] == "exec"
+                && value["argv"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|v| v == arg))
+            {
+                return Ok(Json { raw: line, value });
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!("no exec with argument {arg:?} within {timeout:?}").into());
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A subshell forks and never execs; its child does. The subshell is a link of the child's
+/// chain, named by the argv it inherited, and a `no exec` line of the tree.
+fn fork_only_process_appears_in_the_chain_and_the_tree() -> TestResult {
+    let tracer = Tracer::start(&["--json", "-c", "--tree"])?;
+    let word = unique("forkonly");
+    let script = format!("( /bin/echo {word}; : ); :");
+    let (outer, _) = run_ok(Command::new("/bin/sh").args(["-c", &script]))?;
+    let exec = wait_exec_with_arg(&tracer, &word, EVENT_TIMEOUT)?;
+    let chain = exec["chain"].as_array().ok_or("no chain")?;
+    let subshell = chain.get(1).ok_or("no subshell link")?;
+    check_eq(
+        &chain.get(2).and_then(|l| l["pid"].as_u64()),
+        &Some(u64::from(outer)),
+        "chain[2]",
+    )?;
+    check_eq(
+        &subshell["argv"],
+        &json!(["/bin/sh", "-c", script]),
+        "the subshell's argv",
+    )?;
+    let sub = subshell["pid"].as_u64().ok_or("no subshell pid")?;
+
+    tracer.signal(libc::SIGINT);
+    let done = tracer.wait_exit()?;
+    check_eq(&done.status.code(), &Some(0), "tracer exit status")?;
+    // In JSON mode the tree goes to stderr.
+    let line = done
+        .stderr
+        .iter()
+        .find(|l| l.contains(&format!(" {sub} sh (")))
+        .ok_or_else(|| {
+            format!(
+                "no tree line for the subshell {sub}:\n{}",
+                done.stderr.join("\n")
+            )
+        })?;
+    ensure(
+        line.contains("no exec"),
+        format!("subshell tree line: {line}"),
+    )
+}
+
+/// A new process on a recycled PID (forced with `ns_last_pid`) starts with no history: its
+/// chain and its tree line know nothing of the process that had the PID before.
+fn recycled_pid_shows_no_stale_history() -> TestResult {
+    let tracer = Tracer::start(&["--json", "-c", "--tree"])?;
+    let first_word = unique("first");
+    let second_word = unique("second");
+    let (pid, _) = run_ok(Command::new("/bin/echo").arg(&first_word))?;
+    tracer.wait_event("the first owner's exec", pid, is_exec)?;
+
+    let mut reused = None;
+    for _ in 0..20 {
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string())?;
+        let (again, _) = run_ok(Command::new("/bin/echo").arg(&second_word))?;
+        if again == pid {
+            reused = Some(again);
+            break;
+        }
+    }
+    let pid = reused.ok_or("could not get the same pid again through ns_last_pid")?;
+    let second = tracer.wait_event("the second owner's exec", pid, |ev| {
+        is_exec(ev) && ev["argv"][1] == second_word.as_str()
+    })?;
+    check_eq(
+        &second["chain"][0]["argv"],
+        &json!(["/bin/echo", second_word]),
+        "the second owner's own link",
+    )?;
+    check_eq(&second["chain"][1]["pid"], &json!(test_pid()), "its parent")?;
+
+    tracer.signal(libc::SIGINT);
+    let done = tracer.wait_exit()?;
+    let lines: Vec<&String> = done
+        .stderr
+        .iter()
+        .filter(|l| l.contains(&format!(" {pid} /bin/echo")))
+        .collect();
+    check_eq(&lines.len(), &2, "tree lines of the pid (one per owner)")?;
+    ensure(
+        lines
+            .iter()
+            .all(|l| !(l.contains(&first_word) && l.contains(&second_word))),
+        format!("one tree line holds both owners' execs: {lines:?}"),
+    )
 }
 
 /// Starts a `shim` workload that waits for a line on stdin before it spawns anything.

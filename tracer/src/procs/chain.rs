@@ -130,7 +130,10 @@ impl ProcessTable {
         mut each: impl FnMut(Link<'a>),
     ) -> ChainEnd {
         for _ in 0..CHAIN_MAX {
-            each(link(proc));
+            each(Link {
+                argv: self.argv_of(proc),
+                ..link(proc)
+            });
             let unknown = |ppid| ChainEnd::Unknown {
                 ppid,
                 why: self.unknown_why(),
@@ -162,6 +165,26 @@ impl ProcessTable {
     }
 }
 
+impl ProcessTable {
+    /// The argv `proc` runs with: its latest exec's, or for a process that only forked, the
+    /// one it inherited from the nearest ancestor that exec'd.
+    fn argv_of<'a>(&'a self, mut proc: &'a Proc) -> Argv<'a> {
+        for _ in 0..CHAIN_MAX {
+            if let Some(argv) = proc.execs.last() {
+                return argv;
+            }
+            match (proc.origin, proc.orig_parent) {
+                (Origin::Fork, ParentRef::Known(parent)) => match self.procs.get(&parent) {
+                    Some(parent) => proc = parent,
+                    None => break,
+                },
+                _ => break,
+            }
+        }
+        Argv::EMPTY
+    }
+}
+
 fn link(proc: &Proc) -> Link<'_> {
     Link {
         pid: proc.id.pid,
@@ -174,10 +197,25 @@ fn link(proc: &Proc) -> Link<'_> {
     }
 }
 
+/// Most bytes of a link's arguments shown in a text chain.
+const LINK_ARGS_BYTES: usize = 48;
+
 fn push_link_text(out: &mut Vec<u8>, link: &Link<'_>, now_ns: u64) {
     push_u64(out, link.pid.into());
     out.push(b' ');
     push_comm(out, link.comm);
+    // A short argv: the arguments after argv[0], whose name the comm already gives.
+    let mut budget = LINK_ARGS_BYTES;
+    for arg in link.argv.iter().skip(1) {
+        out.push(b' ');
+        if arg.len() > budget {
+            escape(&arg[..budget], out);
+            out.extend_from_slice("…".as_bytes());
+            break;
+        }
+        escape(arg, out);
+        budget -= arg.len();
+    }
     if let Some(adopted) = link.adopted {
         out.extend_from_slice(b" [adopted by ");
         push_u64(out, adopted.new_ppid.into());

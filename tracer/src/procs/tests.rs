@@ -196,8 +196,8 @@ fn daemon_launched_by_a_short_lived_launcher_is_adopted_by_the_subreaper() {
     assert_eq!(table.chain(201).unwrap().end, ChainEnd::Top);
     assert_eq!(
         chain_text(&table, 201, ms(10_012)),
-        "    chain: 201 daemon [adopted by 100 at +0.005s] <- 200 containerd-shim \
-         (exited 0.002s ago) <- 100 tester <- 1 systemd\n"
+        "    chain: 201 daemon -d [adopted by 100 at +0.005s] <- 200 containerd-shim start \
+         (exited 0.002s ago) <- 100 tester --subreaper <- 1 systemd\n"
     );
     assert_eq!(
         table.reparents(201).collect::<Vec<_>>(),
@@ -223,8 +223,8 @@ fn daemon_that_execs_before_the_launcher_exits_is_adopted_at_the_exit() {
     assert_eq!(reparents, [adopted(ms(10_010), 201, 200, 100)]);
     assert_eq!(
         chain_text(&table, 201, ms(10_310)),
-        "    chain: 201 daemon [adopted by 100 at +0.005s] <- 200 containerd-shim \
-         (exited 0.300s ago) <- 100 tester <- 1 systemd\n"
+        "    chain: 201 daemon -d [adopted by 100 at +0.005s] <- 200 containerd-shim start \
+         (exited 0.300s ago) <- 100 tester --subreaper <- 1 systemd\n"
     );
 }
 
@@ -252,8 +252,9 @@ fn grandchild_whose_whole_ancestry_exits_keeps_its_launch_chain() {
     assert_eq!(chain_pids(&table, 202), [202, 201, 200, 100, 1]);
     assert_eq!(
         chain_text(&table, 202, ms(10_006)),
-        "    chain: 202 sleep [adopted by 100 at +0.003s] <- 201 sh [adopted by 100 at +0.003s] \
-         (exited 0.000s ago) <- 200 sh (exited 0.001s ago) <- 100 tester <- 1 systemd\n"
+        "    chain: 202 sleep 9 [adopted by 100 at +0.003s] <- 201 sh -c sh -c 'sleep 9 &' & \
+         [adopted by 100 at +0.003s] (exited 0.000s ago) <- 200 sh -c sh -c 'sleep 9 &' & \
+         (exited 0.001s ago) <- 100 tester --subreaper <- 1 systemd\n"
     );
 }
 
@@ -302,7 +303,11 @@ fn recycled_pid_starts_with_no_history_or_children() {
     apply(&mut table, &[fork(ms(20_000), 300, 100, 100, "tester")]);
     let chain = table.chain(300).unwrap();
     assert_eq!(chain.links[0].start_ns, ms(20_000));
-    assert!(chain.links[0].argv.is_empty());
+    // Not the old 300's `old one`: what it inherited from its parent, 100.
+    assert_eq!(
+        chain.links[0].argv.iter().collect::<Vec<_>>(),
+        [&b"./tester"[..], b"--subreaper"]
+    );
     assert_eq!(chain.links[0].adopted, None);
     assert_eq!(table.reparents(300).count(), 0);
 
@@ -339,7 +344,7 @@ fn recycled_pid_whose_exit_was_lost_retires_the_old_process() {
     assert_eq!(chain.links[1].state, State::ExitNotSeen);
     assert_eq!(
         chain_text(&table, 301, ms(20_000)),
-        "    chain: 301 old <- 300 old (exit not seen) <- 100 tester <- 1 systemd\n"
+        "    chain: 301 old <- 300 old (exit not seen) <- 100 tester --subreaper <- 1 systemd\n"
     );
 }
 
@@ -372,7 +377,8 @@ fn process_that_only_forks_appears_in_chains_and_in_the_tree() {
     );
     assert_eq!(
         chain_text(&table, 201, ms(10_003)),
-        "    chain: 201 true (exited 0.000s ago) <- 200 tester <- 100 tester <- 1 systemd\n"
+        "    chain: 201 true (exited 0.000s ago) <- 200 tester --subreaper <- 100 tester \
+         --subreaper <- 1 systemd\n"
     );
     assert_eq!(
         tree(&table),
