@@ -611,6 +611,8 @@ fn count_matches(output: &Path, nonce: &str, matches: Match) -> Result<u64, Stri
     let text = String::from_utf8_lossy(&bytes);
     let count = text
         .lines()
+        // `tracer --chain` follows each exec with its chain, which names the nonce too.
+        .filter(|line| !line.trim_start().starts_with("chain:"))
         .filter(|line| match matches {
             Match::Nonce => line.contains(nonce),
             Match::NonceOrName(name) => {
