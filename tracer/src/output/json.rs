@@ -324,6 +324,7 @@ fn needs_unicode_escape(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::{exec_event, exec_mut};
     use serde_json::Value;
 
     use super::*;
@@ -334,32 +335,6 @@ mod tests {
     const OFFSET_NS: i128 = 1_796_393_106_123_456_789 - 8_812_392_310_123;
 
     const CLOCK: Clock = Clock::fixed(OFFSET_NS);
-
-    fn exec_event(argv: &[&[u8]]) -> Event {
-        Event {
-            ktime_ns: 8_812_392_310_123,
-            pid: 31712,
-            tid: 31712,
-            ppid: 31700,
-            uid: 1000,
-            comm: crate::event::Comm::new(b"echo"),
-            flags: 0,
-            kind: EventKind::Exec(Exec {
-                old_tid: 31712,
-                retval: 0,
-                filename: b"/bin/echo".to_vec(),
-                argv: argv.iter().map(|a| a.to_vec()).collect(),
-                argv_size: 13,
-            }),
-        }
-    }
-
-    fn exec_mut(ev: &mut Event) -> &mut Exec {
-        match &mut ev.kind {
-            EventKind::Exec(exec) => exec,
-            _ => unreachable!(),
-        }
-    }
 
     fn line(ev: &Event) -> String {
         let mut out = Vec::new();

@@ -7,6 +7,8 @@
 //! write numbers without going through `core::fmt`.
 
 pub mod escape;
+#[cfg(test)]
+mod fixtures;
 pub mod json;
 pub mod summary;
 pub mod text;

@@ -328,34 +328,9 @@ pub fn errno_name(errno: i32) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::{exec_event, exec_mut};
     use super::*;
-    use crate::event::{Exec, Exit, Fork};
-
-    fn exec_event(argv: &[&[u8]]) -> Event {
-        Event {
-            ktime_ns: 8_812_392_310_123,
-            pid: 31712,
-            tid: 31712,
-            ppid: 31700,
-            uid: 1000,
-            comm: crate::event::Comm::new(b"echo"),
-            flags: 0,
-            kind: EventKind::Exec(Exec {
-                old_tid: 31712,
-                retval: 0,
-                filename: b"/bin/echo".to_vec(),
-                argv: argv.iter().map(|a| a.to_vec()).collect(),
-                argv_size: 0,
-            }),
-        }
-    }
-
-    fn exec_mut(ev: &mut Event) -> &mut Exec {
-        match &mut ev.kind {
-            EventKind::Exec(exec) => exec,
-            _ => unreachable!(),
-        }
-    }
+    use crate::event::{Exit, Fork};
 
     fn line(options: TextOptions, ev: &Event) -> String {
         let mut out = Vec::new();
