@@ -102,6 +102,9 @@ pub struct RecordHeader {
 #[derive(Clone, Copy, Debug)]
 pub struct ExecRecord {
     pub header: RecordHeader,
+    /// When the process started (`start_boottime`, CLOCK_BOOTTIME ns): with the pid, who it
+    /// is, so that a recycled pid is a new process. 0 for a failed exec.
+    pub start_ns: u64,
     /// The thread id that called exec. It differs from `header.tid` when a non-leader thread
     /// exec'd: the kernel then gives that thread the process id.
     pub old_tid: u32,
@@ -150,6 +153,8 @@ pub struct KernelLayout {
     pub task_mm: u32,
     pub task_signal: u32,
     pub task_exit_code: u32,
+    /// `task_struct.start_boottime`: with the pid, a process's identity.
+    pub task_start_boottime: u32,
     pub mm_arg_start: u32,
     pub mm_arg_end: u32,
     pub signal_live: u32,
@@ -196,7 +201,7 @@ pub mod maps {
 
 // The fixed parts must keep their sizes: userspace decodes them by these numbers.
 const _: () = assert!(size_of::<RecordHeader>() == 48);
-const _: () = assert!(size_of::<ExecRecord>() == 64);
+const _: () = assert!(size_of::<ExecRecord>() == 72);
 const _: () = assert!(size_of::<ForkRecord>() == 56);
 const _: () = assert!(size_of::<ExitRecord>() == 56);
 const _: () = assert!(size_of::<ExecRecord>() + FILENAME_MAX + ARGV_MAX <= RECORD_MAX);

@@ -66,8 +66,11 @@ fn try_exec(ctx: &TracePointContext) -> Result<(), i32> {
         debug!(ctx, "argv of pid {} unreadable", header.pid);
     }
 
+    // de_thread gave an exec'ing non-leader thread the leader's start time.
+    let start_ns: u64 = kernel::read(task, layout.task_start_boottime).unwrap_or(0);
     let fixed = ExecRecord {
         header,
+        start_ns,
         old_tid,
         retval: 0,
         argv_size,

@@ -120,6 +120,7 @@ fn finish(ctx: &TracePointContext, ret_at: u32) -> Result<(), i32> {
     let argv_len = read_argv(buf, filename_len, pending.argv, &mut header);
     let fixed = ExecRecord {
         header,
+        start_ns: 0,
         old_tid: tid,
         retval: ret as i32,
         argv_size: 0,

@@ -13,6 +13,7 @@ static LAYOUT: Global<KernelLayout> = Global::new(KernelLayout {
     task_mm: 0,
     task_signal: 0,
     task_exit_code: 0,
+    task_start_boottime: 0,
     mm_arg_start: 0,
     mm_arg_end: 0,
     signal_live: 0,

@@ -33,6 +33,7 @@ pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
     let kind = match RecordKind::from_u32(kind) {
         Some(RecordKind::Exec | RecordKind::ExecFailed) => {
             check_len(record, size_of::<ExecRecord>())?;
+            let start_ns = buf.get_u64_le();
             let old_tid = buf.get_u32_le();
             let retval = buf.get_i32_le();
             let argv_size = buf.get_u32_le();
@@ -46,6 +47,7 @@ pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
             }
             let (filename, argv) = buf.split_at(filename_len);
             EventKind::Exec(Exec {
+                start_ns,
                 old_tid,
                 retval,
                 filename: filename.to_vec(),
@@ -123,6 +125,7 @@ mod tests {
 
     fn exec_record(filename: &[u8], argv: &[u8]) -> Vec<u8> {
         let mut v = header(RecordKind::Exec);
+        v.extend_from_slice(&1_400_000_000u64.to_le_bytes()); // start_ns
         v.extend_from_slice(&55u32.to_le_bytes()); // old_tid
         v.extend_from_slice(&0i32.to_le_bytes());
         v.extend_from_slice(&(argv.len() as u32).to_le_bytes());
@@ -148,6 +151,7 @@ mod tests {
             panic!("not an exec")
         };
         assert_eq!(exec.old_tid, 55);
+        assert_eq!(exec.start_ns, 1_400_000_000);
         assert_eq!(exec.filename, b"/bin/echo");
         assert_eq!(
             exec.argv,

@@ -77,6 +77,9 @@ pub enum EventKind {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Exec {
+    /// When the process started (CLOCK_BOOTTIME ns); 0 for a failed exec. With the pid, the
+    /// process's identity.
+    pub start_ns: u64,
     /// The thread id that called exec (differs from `Event::tid` after an exec from a
     /// non-leader thread, which takes over the process id).
     pub old_tid: u32,

@@ -1,7 +1,7 @@
 //! Which execs are shown: process name, argument line, uid, failed execs, and re-execs.
 
 use regex::bytes::Regex;
-use rustc_hash::FxHashSet as HashSet;
+use rustc_hash::FxHashMap;
 
 use crate::event::{Event, EventKind};
 
@@ -12,9 +12,10 @@ pub struct Filter {
     failed: bool,
     reexec: bool,
     others: bool,
-    /// Processes that have shown an exec; without `reexec`, their next exec is hidden until
-    /// the PID belongs to a new process (a fork) or the process exits.
-    shown: HashSet<u32>,
+    /// Start time of the process on each pid that has shown an exec; without `reexec`, its
+    /// next exec is hidden. A new process on the pid has another start time (and, when they
+    /// are traced, a fork or exit event clears the entry). One entry per pid at most.
+    shown: FxHashMap<u32, u64>,
     joined: Vec<u8>,
 }
 
@@ -65,7 +66,7 @@ impl Filter {
             failed: opts.failed,
             reexec: opts.reexec,
             others: opts.others,
-            shown: HashSet::default(),
+            shown: FxHashMap::default(),
             joined: Vec::new(),
         })
     }
@@ -113,7 +114,7 @@ impl Filter {
             }
         }
         // A failed exec leaves the process as it was, so it does not count as its exec.
-        failed || self.reexec || self.shown.insert(ev.pid)
+        failed || self.reexec || self.shown.insert(ev.pid, exec.start_ns) != Some(exec.start_ns)
     }
 }
 
@@ -132,6 +133,7 @@ mod tests {
             comm: crate::event::Comm::new(comm.as_bytes()),
             flags: 0,
             kind: EventKind::Exec(Exec {
+                start_ns: 1,
                 old_tid: pid,
                 retval,
                 filename: format!("/bin/{comm}").into_bytes(),
@@ -194,6 +196,18 @@ mod tests {
             ..ALL
         });
         assert!(!f.shown(&fork(10)));
+    }
+
+    #[test]
+    fn a_new_process_on_the_same_pid_is_shown_without_a_fork_event() {
+        let mut f = filter(ALL);
+        assert!(f.shown(&exec(10, "sh", &["sh"], 0)));
+        let mut newer = exec(10, "sh", &["sh"], 0);
+        if let EventKind::Exec(e) = &mut newer.kind {
+            e.start_ns = 2;
+        }
+        assert!(f.shown(&newer));
+        assert!(!f.shown(&newer));
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub struct LoadOptions {
     pub buffer_size: u32,
     /// Attach the syscall hooks that catch failed execs.
     pub failed: bool,
+    /// Attach the fork and exit hooks: JSON, chains, subtrees and the tree need them; plain
+    /// execsnoop output does not, and skips their cost.
+    pub lifecycle: bool,
     /// Forward kernel-side log messages to the `log` crate.
     pub kernel_log: bool,
 }
@@ -87,10 +90,9 @@ impl LostCounter {
 }
 
 /// Tracepoints (category, name) attached by regular tracepoint programs of the same name.
-const ALWAYS: &[(&str, &str)] = &[
-    ("sched", "sched_process_exec"),
-    ("sched", "sched_process_exit"),
-];
+const ALWAYS: &[(&str, &str)] = &[("sched", "sched_process_exec")];
+/// With `lifecycle`, besides the raw `sched_process_fork`.
+const LIFECYCLE: &[(&str, &str)] = &[("sched", "sched_process_exit")];
 const FAILED: &[(&str, &str)] = &[
     ("syscalls", "sys_enter_execve"),
     ("syscalls", "sys_enter_execveat"),
@@ -117,7 +119,10 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         None
     };
 
-    let hooks = ALWAYS.iter().chain(if opts.failed { FAILED } else { &[] });
+    let hooks = ALWAYS
+        .iter()
+        .chain(if opts.lifecycle { LIFECYCLE } else { &[] })
+        .chain(if opts.failed { FAILED } else { &[] });
     for &(category, name) in hooks {
         let program: &mut TracePoint = ebpf
             .program_mut(name)
@@ -131,16 +136,18 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         debug!("attached tracepoint {category}/{name}");
     }
 
-    let name = "sched_process_fork";
-    let fork: &mut RawTracePoint = ebpf
-        .program_mut(name)
-        .ok_or(LoadError::MissingProgram(name))?
-        .try_into()
-        .map_err(|source| LoadError::Attach { name, source })?;
-    fork.load()
-        .and_then(|()| fork.attach(name).map(|_| ()))
-        .map_err(|source| LoadError::Attach { name, source })?;
-    debug!("attached raw tracepoint {name}");
+    if opts.lifecycle {
+        let name = "sched_process_fork";
+        let fork: &mut RawTracePoint = ebpf
+            .program_mut(name)
+            .ok_or(LoadError::MissingProgram(name))?
+            .try_into()
+            .map_err(|source| LoadError::Attach { name, source })?;
+        fork.load()
+            .and_then(|()| fork.attach(name).map(|_| ()))
+            .map_err(|source| LoadError::Attach { name, source })?;
+        debug!("attached raw tracepoint {name}");
+    }
 
     // The ids let `bpftool map dump id N` check the kernel's own counts.
     for (name, map) in ebpf.maps() {

@@ -79,6 +79,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let output = Output::new(&cli);
     preflight::check()?;
     let layout = layout::discover(cli.btf.as_deref())?;
+    // Forks and exits feed the process table; plain execsnoop output needs neither.
+    let needs_procs = cli.chain || cli.pid.is_some() || cli.tree || cli.json;
 
     let loaded = loader::load(&loader::LoadOptions {
         layout,
@@ -88,11 +90,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         },
         buffer_size: cli.buffer_size,
         failed: cli.failed,
+        lifecycle: needs_procs,
         kernel_log: cli.verbose > 0,
     })?;
     // Seeded after attaching, so that no process slips between the /proc walk and the first
     // event; the table reconciles the overlap.
-    let procs = if cli.chain || cli.pid.is_some() || cli.tree || cli.json {
+    let procs = if needs_procs {
         let mut procs = ProcessTable::new(cli.max_exited);
         if let Err(e) = procs.seed_from_proc(Path::new("/proc")) {
             log::warn!("cannot read /proc, chains start empty: {e}");

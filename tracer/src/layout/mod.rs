@@ -234,6 +234,7 @@ pub fn from_parts(
         task_mm: task("mm", LONG_SIZE)?,
         task_signal: task("signal", LONG_SIZE)?,
         task_exit_code: task("exit_code", INT_SIZE)?,
+        task_start_boottime: task("start_boottime", LONG_SIZE)?,
         mm_arg_start: mm("arg_start")?,
         mm_arg_end: mm("arg_end")?,
         signal_live: struct_member(btf, "signal_struct", "live", INT_SIZE)?,
@@ -318,7 +319,7 @@ fn data_loc_field(format: &Format, category: &str, name: &str) -> Result<u32, La
 /// Every field of a layout with its name, in declaration order. The destructuring has no `..`
 /// so that a field added to [`KernelLayout`] cannot be forgotten here.
 #[must_use]
-pub fn named_fields(layout: &KernelLayout) -> [(&'static str, u32); 17] {
+pub fn named_fields(layout: &KernelLayout) -> [(&'static str, u32); 18] {
     let KernelLayout {
         task_real_parent,
         task_pid,
@@ -326,6 +327,7 @@ pub fn named_fields(layout: &KernelLayout) -> [(&'static str, u32); 17] {
         task_mm,
         task_signal,
         task_exit_code,
+        task_start_boottime,
         mm_arg_start,
         mm_arg_end,
         signal_live,
@@ -345,6 +347,7 @@ pub fn named_fields(layout: &KernelLayout) -> [(&'static str, u32); 17] {
         ("task_mm", task_mm),
         ("task_signal", task_signal),
         ("task_exit_code", task_exit_code),
+        ("task_start_boottime", task_start_boottime),
         ("mm_arg_start", mm_arg_start),
         ("mm_arg_end", mm_arg_end),
         ("signal_live", signal_live),
@@ -454,6 +457,7 @@ mod tests {
                 task_mm: 2056,
                 task_signal: 2832,
                 task_exit_code: 2136,
+                task_start_boottime: 2544,
                 mm_arg_start: 312,
                 mm_arg_end: 320,
                 signal_live: 4,
@@ -473,6 +477,7 @@ mod tests {
                 task_mm: 2272,
                 task_signal: 3072,
                 task_exit_code: 2312,
+                task_start_boottime: 2784,
                 mm_arg_start: 304,
                 mm_arg_end: 312,
                 ..expected_tracepoints()
@@ -484,6 +489,7 @@ mod tests {
                 task_mm: 2304,
                 task_signal: 3072,
                 task_exit_code: 2332,
+                task_start_boottime: 2784,
                 mm_arg_start: 376,
                 mm_arg_end: 384,
                 ..expected_tracepoints()
@@ -495,6 +501,7 @@ mod tests {
                 task_mm: 1136,
                 task_signal: 1848,
                 task_exit_code: 1164,
+                task_start_boottime: 1560,
                 mm_arg_start: 488,
                 mm_arg_end: 496,
                 ..expected_tracepoints()

@@ -13,6 +13,7 @@ pub fn exec_event(argv: &[&[u8]]) -> Event {
         comm: Comm::new(b"echo"),
         flags: 0,
         kind: EventKind::Exec(Exec {
+            start_ns: 1,
             old_tid: 31712,
             retval: 0,
             filename: b"/bin/echo".to_vec(),

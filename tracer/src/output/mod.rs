@@ -149,6 +149,7 @@ mod tests {
             comm: crate::event::Comm::new(b"sh"),
             flags: 0,
             kind: EventKind::Exec(Exec {
+                start_ns: 1,
                 old_tid: 7,
                 retval: 0,
                 filename: b"/bin/sh".to_vec(),

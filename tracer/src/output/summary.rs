@@ -116,6 +116,7 @@ mod tests {
             comm: crate::event::Comm::new(comm),
             flags: 0,
             kind: EventKind::Exec(Exec {
+                start_ns: 1,
                 old_tid: 100,
                 retval,
                 filename: comm.to_vec(),

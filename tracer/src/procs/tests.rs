@@ -100,6 +100,7 @@ fn fork(ktime_ns: u64, pid: u32, ppid: u32, caller_tid: u32, comm: &str) -> Even
 fn exec(ktime_ns: u64, pid: u32, ppid: u32, argv: &[&str]) -> Event {
     let comm = argv[0].rsplit('/').next().unwrap_or_default();
     let kind = EventKind::Exec(Exec {
+        start_ns: 1,
         old_tid: pid,
         retval: 0,
         filename: argv[0].as_bytes().to_vec(),
@@ -940,6 +941,7 @@ fn chain_json_ends_with_the_unknown_parent_and_hex_for_invalid_utf8() {
     let mut ev = exec(ms(10_000), 500, 499, &["x"]);
     ev.comm = crate::event::Comm::new(b"\xffz");
     ev.kind = EventKind::Exec(Exec {
+        start_ns: 1,
         old_tid: 500,
         retval: 0,
         filename: b"x".to_vec(),
