@@ -96,8 +96,9 @@ pub struct Cli {
 
     /// Exited processes remembered for chains and the tree; older ones are forgotten.
     #[arg(long = "max-exited", value_name = "N",
-          default_value_t = crate::procs::DEFAULT_EXITED_CAPACITY)]
-    pub max_exited: usize,
+          default_value_t = crate::procs::DEFAULT_EXITED_CAPACITY as u32,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_exited: u32,
 
     /// On exit, print a table of execs per command (count, failed, first and last seen).
     #[arg(long = "summary")]

@@ -96,7 +96,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     // Seeded after attaching, so that no process slips between the /proc walk and the first
     // event; the table reconciles the overlap.
     let procs = if needs_procs {
-        let mut procs = ProcessTable::new(cli.max_exited);
+        let mut procs = ProcessTable::new(cli.max_exited as usize);
         if let Err(e) = procs.seed_from_proc(Path::new("/proc")) {
             log::warn!("cannot read /proc, chains start empty: {e}");
         }

@@ -152,8 +152,19 @@ impl Session {
         if let Some(procs) = &mut self.procs {
             procs.apply(ev, &mut self.reparents);
         }
-        self.write_reparents();
+        // An exit's orphans are adopted after it; any other event reveals an adoption that
+        // came before it.
+        let exit = matches!(ev.kind, EventKind::Exit(_));
+        if !exit {
+            self.write_reparents();
+        }
+        self.show(ev);
+        if exit {
+            self.write_reparents();
+        }
+    }
 
+    fn show(&mut self, ev: &Event) {
         if !self.in_subtree(ev.pid) || !self.filter.shown(ev) {
             return;
         }

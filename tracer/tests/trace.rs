@@ -1375,6 +1375,13 @@ fn shim_daemon_is_forked_by_the_launcher_process_and_adopted_by_the_subreaper() 
         fork_at < exec_at,
         format!("fork at {fork_at:?}, exec at {exec_at:?}"),
     )?;
+    // The launcher's exit comes before the adoption it caused.
+    let exit_at = at(&|e| e["type"] == "exit" && e["pid"] == launcher);
+    let reparent_at = at(&|e| e["type"] == "reparent" && e["pid"] == daemon);
+    ensure(
+        exit_at.is_some() && exit_at < reparent_at,
+        format!("launcher exit at {exit_at:?}, reparent at {reparent_at:?}"),
+    )?;
     tracer.stop()?;
     Ok(())
 }

@@ -749,7 +749,12 @@ impl ProcessTable {
                     pid: ev.pid,
                     start_ns: ev.ktime_ns,
                 };
-                let proc = Proc::new(id, Origin::Event, parent, &ev.comm, ev.ktime_ns);
+                let mut proc = Proc::new(id, Origin::Event, parent, &ev.comm, ev.ktime_ns);
+                // Its fork was not seen (lost): the kernel's parent now may be an adopter,
+                // so who forked it is unknown, and its chain says so rather than guess.
+                if let ParentRef::Known(current) = parent {
+                    proc.orig_parent = ParentRef::Unseen(current.pid);
+                }
                 self.insert(proc)
             }
         };

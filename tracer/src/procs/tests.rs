@@ -569,6 +569,19 @@ fn event_older_than_a_proc_reading_is_not_a_reparent() {
 }
 
 #[test]
+fn a_process_whose_fork_was_lost_is_not_given_its_adopter_as_launcher() {
+    let fake = host();
+    let mut table = table(&fake, DEFAULT_EXITED_CAPACITY);
+    table.note_lost(1302);
+    // 6001's fork (by a parent that exited since) was lost; its first event names init.
+    apply(&mut table, &[exec(ms(10_000), 6001, 1, &["echo", "after"])]);
+    assert_eq!(
+        chain_text(&table, 6001, ms(10_000)),
+        "    chain: 6001 echo after <- 1 [parent unknown: 1302 events lost]\n"
+    );
+}
+
+#[test]
 fn lost_events_make_unknown_parents_say_so() {
     let fake = host();
     let mut table = table(&fake, DEFAULT_EXITED_CAPACITY);
@@ -841,6 +854,7 @@ fn tree_escapes_names_and_marks_cut_and_dropped_execs() {
             &[&format!("step{i}"), "a\nb"],
         ));
     }
+    events.push(fork(ms(10_009), 201, 100, 100, "tester"));
     let mut long = exec(ms(10_010), 201, 100, &["x"]);
     long.flags = flags::ARGV_TRUNCATED;
     events.push(long);
