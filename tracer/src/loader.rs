@@ -55,8 +55,6 @@ pub struct LoadOptions {
     pub config: Config,
     /// Ring buffer size in bytes: a power of two, a multiple of the page size.
     pub buffer_size: u32,
-    /// Attach the syscall hooks that catch failed execs.
-    pub failed: bool,
     /// Attach the fork and exit hooks: JSON, chains, subtrees and the tree need them; plain
     /// execsnoop output does not, and skips their cost.
     pub lifecycle: bool,
@@ -122,7 +120,8 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
     let hooks = ALWAYS
         .iter()
         .chain(if opts.lifecycle { LIFECYCLE } else { &[] })
-        .chain(if opts.failed { FAILED } else { &[] });
+        // The syscall hooks catch failed execs, which only `-x` (`config.failed`) wants.
+        .chain(if opts.config.failed != 0 { FAILED } else { &[] });
     for &(category, name) in hooks {
         let program: &mut TracePoint = ebpf
             .program_mut(name)
@@ -158,19 +157,16 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         }
     }
 
-    let events = ebpf
-        .take_map(maps::EVENTS)
-        .ok_or(LoadError::MissingMap(maps::EVENTS))?;
-    let events = RingBuf::try_from(events).map_err(|source| LoadError::Map {
-        name: maps::EVENTS,
-        source,
-    })?;
-    let lost = ebpf
-        .take_map(maps::LOST)
-        .ok_or(LoadError::MissingMap(maps::LOST))?;
-    let lost = PerCpuArray::try_from(lost).map_err(|source| LoadError::Map {
-        name: maps::LOST,
-        source,
+    let events =
+        RingBuf::try_from(take_map(&mut ebpf, maps::EVENTS)?).map_err(|source| LoadError::Map {
+            name: maps::EVENTS,
+            source,
+        })?;
+    let lost = PerCpuArray::try_from(take_map(&mut ebpf, maps::LOST)?).map_err(|source| {
+        LoadError::Map {
+            name: maps::LOST,
+            source,
+        }
     })?;
     Ok(Loaded {
         ebpf,
@@ -178,4 +174,8 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         lost: LostCounter(lost),
         logger,
     })
+}
+
+fn take_map(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, LoadError> {
+    ebpf.take_map(name).ok_or(LoadError::MissingMap(name))
 }

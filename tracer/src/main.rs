@@ -89,7 +89,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             failed: u32::from(cli.failed),
         },
         buffer_size: cli.buffer_size,
-        failed: cli.failed,
         lifecycle: needs_procs,
         kernel_log: cli.verbose > 0,
     })?;

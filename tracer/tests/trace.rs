@@ -1045,9 +1045,7 @@ fn summary_counts_execs_per_command_on_stderr() -> TestResult {
     for pid in &pids {
         tracer.wait_event("an exec of the link", *pid, is_exec)?;
     }
-    tracer.signal(libc::SIGINT);
-    let done = tracer.wait_exit()?;
-    check_eq(&done.status.code(), &Some(0), "exit status")?;
+    let done = tracer.interrupt()?;
 
     let row = done
         .stderr
@@ -1116,9 +1114,7 @@ fn lost_events_are_reported_in_json_on_stderr_and_in_stats() -> TestResult {
         thread::sleep(Duration::from_millis(50));
     }
 
-    tracer.signal(libc::SIGINT);
-    let done = tracer.wait_exit()?;
-    check_eq(&done.status.code(), &Some(0), "exit status")?;
+    let done = tracer.interrupt()?;
     let mut counted = 0;
     for line in &done.stdout {
         let ev = parse_json(line)?;
@@ -1499,9 +1495,7 @@ fn fork_only_process_appears_in_the_chain_and_the_tree() -> TestResult {
     )?;
     let sub = subshell["pid"].as_u64().ok_or("no subshell pid")?;
 
-    tracer.signal(libc::SIGINT);
-    let done = tracer.wait_exit()?;
-    check_eq(&done.status.code(), &Some(0), "tracer exit status")?;
+    let done = tracer.interrupt()?;
     // In JSON mode the tree goes to stderr.
     let line = done
         .stderr
@@ -1548,8 +1542,7 @@ fn recycled_pid_shows_no_stale_history() -> TestResult {
     )?;
     check_eq(&second["chain"][1]["pid"], &json!(test_pid()), "its parent")?;
 
-    tracer.signal(libc::SIGINT);
-    let done = tracer.wait_exit()?;
+    let done = tracer.interrupt()?;
     let lines: Vec<&String> = done
         .stderr
         .iter()
@@ -1630,9 +1623,7 @@ fn tree_of_the_shim_workload_is_exact_once_pids_and_times_are_named() -> TestRes
         l.ends_with("echo daemon-after")
     })?;
     // Not `stop`: its check that every stdout line is an exec does not hold with a tree.
-    tracer.signal(libc::SIGINT);
-    let done = tracer.wait_exit()?;
-    check_eq(&done.status.code(), &Some(0), "tracer exit status")?;
+    let done = tracer.interrupt()?;
 
     let names = [(root, "S"), (launcher, "L"), (daemon, "D")];
     let exe = regex::Regex::new(r"\S*/trace-[0-9a-f]+").map_err(|e| e.to_string())?;
@@ -1761,9 +1752,7 @@ fn lost_count_equals_the_kernels_own_count_exactly() -> TestResult {
         child.wait()?;
     }
 
-    tracer.signal(libc::SIGINT);
-    let done = tracer.wait_exit()?;
-    check_eq(&done.status.code(), &Some(0), "tracer exit status")?;
+    let done = tracer.interrupt()?;
     let dump = run_ok(
         Command::new("bpftool")
             .args(["-j", "map", "dump", "pinned"])
@@ -2174,6 +2163,15 @@ impl Tracer {
     }
 
     /// Stops the tracer with SIGINT and checks that it ended cleanly.
+    /// Ends the tracer with SIGINT and checks that it exited with status 0, but not, as
+    /// [`Self::stop`] does, that stdout holds only execs (a tree, lost events).
+    fn interrupt(self) -> Result<Finished, Failed> {
+        self.signal(libc::SIGINT);
+        let done = self.wait_exit()?;
+        check_eq(&done.status.code(), &Some(0), "tracer exit status")?;
+        Ok(done)
+    }
+
     fn stop(self) -> Result<Finished, Failed> {
         self.signal(libc::SIGINT);
         let done = self.wait_exit()?;
